@@ -1,0 +1,1 @@
+"""Screening of solid electrolytes."""

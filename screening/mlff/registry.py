@@ -1,0 +1,193 @@
+"""Registry of pretrained universal MLFFs, loaded once per process and device.
+
+Weights come from ``$SCREENING_MODELS_DIR/<folder>``; only when that folder is absent do we
+fall back to the library's own download, which needs a network connection.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from screening.schemas.provenance import ModelInfo
+from screening.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+
+class ModelLoadError(RuntimeError):
+    """A model could not be loaded; the message says where we looked and how to fix it."""
+
+
+@dataclass
+class LoadedModel:
+    """A loaded MLFF plus its identity.
+
+    Attributes
+    ----------
+    name : str
+        Registry name (``tensornet-matpes-pbe`` or ``chgnet``).
+    package : str
+        Implementing package.
+    backend : Any
+        The matgl ``Potential`` or the CHGNet model.
+    weights_path : Path
+        File or folder the weights came from.
+    device : str
+        Torch device.
+    """
+
+    name: str
+    package: str
+    backend: Any
+    weights_path: Path
+    device: str
+    weights_sha256: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.weights_sha256 = sha256_of(self.weights_path)
+
+    @property
+    def version(self) -> str:
+        """Version of the implementing package."""
+        return importlib.metadata.version(self.package)
+
+    def info(self) -> ModelInfo:
+        """Return the provenance record for this model."""
+        return ModelInfo(
+            name=self.name,
+            package=self.package,
+            version=self.version,
+            weights_sha256=self.weights_sha256,
+            weights_path=str(self.weights_path),
+            device=self.device,
+        )
+
+    def calculator(self):
+        """Return a fresh ASE calculator backed by the cached model (stress in eV/Å^3)."""
+        if self.package == "matgl":
+            from matgl.ext.ase import PESCalculator
+
+            return PESCalculator(self.backend, stress_unit="eV/A3")
+        from chgnet.model.dynamics import CHGNetCalculator
+
+        return CHGNetCalculator(model=self.backend, use_device=self.device)
+
+
+def sha256_of(path: Path) -> str:
+    """SHA-256 over a file, or over all files of a folder sorted by name.
+
+    Parameters
+    ----------
+    path : Path
+        File or folder.
+    """
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        digest.update(f.name.encode())
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _resolve_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _load_tensornet(device: str) -> LoadedModel:
+    folder_name = "TensorNet-MatPES-PBE-v2025.1-PES"
+    import matgl
+
+    models_dir = get_settings().models_dir
+    local = models_dir / folder_name if models_dir else None
+    if local is not None and local.is_dir():
+        potential = matgl.load_model(str(local))
+        path = local
+    else:
+        where = str(local) if local else "SCREENING_MODELS_DIR (unset)"
+        try:
+            potential = matgl.load_model(folder_name)  # matgl's own download: online only
+        except Exception as exc:
+            raise ModelLoadError(
+                f"model 'tensornet-matpes-pbe' could not be loaded: no weights folder at {where} "
+                f"and matgl's download failed ({type(exc).__name__}). Fix: set "
+                f"SCREENING_MODELS_DIR to a folder that contains {folder_name}, "
+                "or choose --model chgnet."
+            ) from exc
+        path = Path(matgl.utils.io.get_cache_dir()) if hasattr(matgl.utils, "io") else Path(".")
+    potential = potential.to(device)
+    potential.eval()
+    return LoadedModel("tensornet-matpes-pbe", "matgl", potential, path, device)
+
+
+def _load_chgnet(device: str) -> LoadedModel:
+    try:
+        import chgnet
+        from chgnet.model import CHGNet
+    except ImportError as exc:  # pragma: no cover - chgnet is a hard dependency
+        raise ModelLoadError(
+            "model 'chgnet' could not be loaded: the chgnet package is not installed. "
+            "Fix: pip install chgnet, or choose --model tensornet-matpes-pbe."
+        ) from exc
+    weights = next(Path(chgnet.__file__).parent.joinpath("pretrained", "0.3.0").glob("*.pth.tar"))
+    model = CHGNet.load(model_name="0.3.0", use_device=device, verbose=False)
+    return LoadedModel("chgnet", "chgnet", model, weights, device)
+
+
+_LOADERS: dict[str, Callable[[str], LoadedModel]] = {
+    "tensornet-matpes-pbe": _load_tensornet,
+    "chgnet": _load_chgnet,
+}
+
+
+def available_models() -> list[str]:
+    """Names accepted by :func:`load_model`."""
+    return sorted(_LOADERS)
+
+
+def check_model_name(name: str) -> str:
+    """Validate a model name before any work; raise :class:`ModelLoadError` if unknown."""
+    if name not in _LOADERS:
+        raise ModelLoadError(
+            f"unknown model '{name}': choose one of {', '.join(available_models())}."
+        )
+    return name
+
+
+def load_model(name: str | None = None, *, device: str | None = None) -> LoadedModel:
+    """Return the named model, loading it on first use and reusing it afterwards.
+
+    Parameters
+    ----------
+    name : str, optional
+        Registry name; defaults to ``settings.default_model``.
+    device : str, optional
+        ``cpu``, ``cuda`` or ``auto``; defaults to ``settings.device``.
+
+    Raises
+    ------
+    ModelLoadError
+        Unknown name, or weights that cannot be found or downloaded.
+    """
+    settings = get_settings()
+    name = check_model_name(name or settings.default_model)
+    resolved = _resolve_device(device or settings.device)
+    return _load_cached(name, resolved, str(settings.models_dir))
+
+
+@functools.cache
+def _load_cached(name: str, device: str, _models_dir: str) -> LoadedModel:
+    logger.info("loading MLFF %s on %s", name, device)
+    return _LOADERS[name](device)

@@ -1,0 +1,131 @@
+"""Positions + cell relaxation (FIRE on a Frechet cell filter), one or many structures.
+
+Many structures advance together: at every step the still-active ones are evaluated in one
+batched model call (:func:`screening.mlff.batch.evaluate`), then each takes its own FIRE step.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+import numpy as np
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.filters import FrechetCellFilter
+from ase.optimize import FIRE
+from pymatgen.core import Structure
+from pymatgen.io.ase import AseAtomsAdaptor
+
+from screening.mlff.batch import evaluate
+from screening.mlff.registry import LoadedModel
+from screening.schemas.provenance import Provenance
+from screening.schemas.results import RelaxResult
+
+logger = logging.getLogger(__name__)
+
+
+def _check(fmax: float, max_steps: int) -> None:
+    if not fmax > 0:
+        raise ValueError(f"fmax must be > 0 eV/Å, got {fmax}")
+    if max_steps < 0:
+        raise ValueError(f"max_steps must be >= 0, got {max_steps}")
+
+
+def relax_batch(
+    structures: Sequence[Structure],
+    model: LoadedModel,
+    *,
+    fmax: float = 0.05,
+    max_steps: int = 300,
+    relax_cell: bool = True,
+    batch_size: int = 16,
+) -> list[RelaxResult]:
+    """Relax several structures together with batched model calls.
+
+    Parameters
+    ----------
+    structures : sequence of pymatgen Structure
+        Ordered structures.
+    model : LoadedModel
+        The MLFF.
+    fmax : float
+        Convergence threshold on the largest (generalised) force, eV/Å.
+    max_steps : int
+        FIRE steps per structure; reaching it is a status (``converged=False``), not an error.
+    relax_cell : bool
+        Relax the cell too (Frechet cell filter, hydrostatic pressure 0).
+    batch_size : int
+        Structures per model call.
+
+    Returns
+    -------
+    list of RelaxResult
+        In input order.
+    """
+    _check(fmax, max_steps)
+    t0 = time.perf_counter()
+    atoms = [AseAtomsAdaptor.get_atoms(s) for s in structures]
+    v0 = [a.get_volume() for a in atoms]
+    movable = [FrechetCellFilter(a) if relax_cell else a for a in atoms]
+    opts = [FIRE(m, logfile=None) for m in movable]
+    n = len(atoms)
+    steps = [0] * n
+    done: dict[int, tuple[float, float, bool]] = {}
+    active = list(range(n))
+    while active:
+        evals = evaluate([atoms[i] for i in active], model, batch_size=batch_size)
+        still = []
+        for i, ev in zip(active, evals, strict=True):
+            atoms[i].calc = SinglePointCalculator(
+                atoms[i], energy=ev.energy_ev, forces=ev.forces_ev_a, stress=ev.stress_ev_a3
+            )
+            f = movable[i].get_forces()
+            fmax_now = float(np.sqrt((f**2).sum(axis=1)).max())
+            if fmax_now < fmax or steps[i] >= max_steps or not np.isfinite(fmax_now):
+                done[i] = (ev.energy_ev, fmax_now, fmax_now < fmax)
+                continue
+            opts[i].step(f)
+            steps[i] += 1
+            still.append(i)
+        active = still
+    wall = (time.perf_counter() - t0) / max(n, 1)
+    info = model.info()
+    results = []
+    for i, a in enumerate(atoms):
+        energy, fmax_final, converged = done[i]
+        a.calc = None
+        structure = AseAtomsAdaptor.get_structure(a)
+        results.append(
+            RelaxResult(
+                structure=structure.as_dict(),
+                energy_ev=energy,
+                energy_per_atom_ev=energy / len(a),
+                volume_initial_a3=v0[i],
+                volume_final_a3=structure.volume,
+                volume_change_frac=(structure.volume - v0[i]) / v0[i],
+                max_force_ev_a=fmax_final,
+                n_steps=steps[i],
+                converged=converged,
+                is_force_converged=converged,
+                wall_time_s=wall,
+                forcefield_name=model.name,
+                forcefield_version=info.version,
+                provenance=Provenance(model=info),
+            )
+        )
+    return results
+
+
+def relax_structure(
+    structure: Structure,
+    model: LoadedModel,
+    *,
+    fmax: float = 0.05,
+    max_steps: int = 300,
+    relax_cell: bool = True,
+) -> RelaxResult:
+    """Relax one structure (see :func:`relax_batch` for the parameters)."""
+    return relax_batch(
+        [structure], model, fmax=fmax, max_steps=max_steps, relax_cell=relax_cell, batch_size=1
+    )[0]

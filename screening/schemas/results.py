@@ -1,0 +1,144 @@
+"""Per-stage result documents. Units are in field names; every field is described.
+
+Where a field overlaps atomate2's ``ForceFieldTaskDocument`` it carries the same name
+(``structure``, ``forcefield_name``, ``forcefield_version``, ``is_force_converged``).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from screening.schemas.provenance import Provenance
+
+
+class MDStatus(StrEnum):
+    """Outcome of one MD run."""
+
+    completed = "completed"
+    failed = "failed"
+
+
+class SamplingStatus(StrEnum):
+    """Whether a diffusivity is statistically meaningful."""
+
+    ok = "ok"
+    insufficient_sampling = "insufficient_sampling"
+    failed = "failed"
+
+
+class RelaxResult(BaseModel):
+    """Result of a positions + cell relaxation."""
+
+    structure: dict[str, Any] = Field(description="Final structure (pymatgen Structure.as_dict()).")
+    energy_ev: float = Field(description="Final total energy in eV.")
+    energy_per_atom_ev: float = Field(description="Final energy per atom in eV/atom.")
+    volume_initial_a3: float = Field(description="Cell volume before relaxation in Å^3.")
+    volume_final_a3: float = Field(description="Cell volume after relaxation in Å^3.")
+    volume_change_frac: float = Field(description="(V_final - V_initial) / V_initial.")
+    max_force_ev_a: float = Field(description="Largest residual atomic force in eV/Å.")
+    n_steps: int = Field(description="Optimizer steps taken.")
+    converged: bool = Field(description="True when fmax was reached within max_steps.")
+    is_force_converged: bool = Field(description="atomate2 name for `converged`.")
+    wall_time_s: float = Field(description="Wall time of the relaxation in seconds.")
+    forcefield_name: str = Field(description="MLFF registry name (atomate2 field name).")
+    forcefield_version: str = Field(description="Version of the MLFF package.")
+    provenance: Provenance = Field(description="Model, weights hash, versions, timestamps.")
+
+
+class MDResult(BaseModel):
+    """Summary of one NVT (or NVE) run; the trajectory itself is stored separately."""
+
+    status: MDStatus = Field(description="completed, or failed with `failure_reason`.")
+    failure_reason: str | None = Field(None, description="Why the run was stopped, if it failed.")
+    temperature_target_k: float = Field(description="Thermostat set point in K (NVE: initial).")
+    temperature_mean_k: float = Field(description="Mean kinetic temperature after equilibration, K.")
+    timestep_fs: float = Field(description="Integration time step in fs.")
+    n_steps: int = Field(description="Production steps actually run.")
+    n_equilibration_steps: int = Field(description="Equilibration steps run before recording.")
+    stride: int = Field(description="Mobile-ion positions were recorded every `stride` steps.")
+    mobile_ion: str = Field(description="Element whose positions were recorded.")
+    n_mobile: int = Field(description="Number of mobile ions.")
+    msd_final_a2: float = Field(description="Mobile-ion MSD over the whole production run, Å^2.")
+    energy_drift_ev_per_atom: float = Field(
+        description="Total-energy change per atom over production (meaningful for NVE), eV/atom."
+    )
+    wall_time_s: float = Field(description="Wall time in seconds.")
+    atom_steps_per_s: float = Field(description="Throughput: n_atoms * steps / wall time.")
+    ensemble: str = Field(description="'nvt-langevin' or 'nve'.")
+    forcefield_name: str = Field(description="MLFF registry name.")
+    provenance: Provenance = Field(description="Model, weights hash, versions, timestamps.")
+
+
+class DiffusionResult(BaseModel):
+    """Tracer diffusivity at one temperature, with its uncertainty and sampling verdict."""
+
+    temperature_k: float = Field(description="Mean MD temperature in K.")
+    status: SamplingStatus = Field(description="ok, insufficient_sampling or failed.")
+    diffusivity_cm2_s: float | None = Field(
+        None, description="Tracer diffusivity in cm^2/s; None unless status is ok."
+    )
+    diffusivity_cm2_s_err: float | None = Field(
+        None, description="1-sigma uncertainty of the diffusivity in cm^2/s (the larger of the "
+        "covariance-aware fit error and the He et al. empirical RSD)."
+    )
+    diffusivity_upper_cm2_s: float = Field(
+        description="One-sided 95% upper bound on D in cm^2/s, from the MSD reached (always set)."
+    )
+    diffusivity_gls_err_cm2_s: float | None = Field(
+        None, description="1-sigma error of the generalised-least-squares fit alone, cm^2/s."
+    )
+    n_eff: float = Field(description="Effective number of jumps: max total MSD / hop distance^2.")
+    rsd_empirical: float = Field(description="He et al. relative SD: 3.43/sqrt(N_eff) + 0.04.")
+    simulated_time_ps: float = Field(description="Production time analysed, ps.")
+    fit_window_ps: tuple[float, float] = Field(description="Time-lag window of the linear fit, ps.")
+    framework_msd_final_a2: float | None = Field(
+        None, description="Framework (non-mobile) MSD at the end of the run, Å^2 (melting check)."
+    )
+    framework_mobile: bool = Field(
+        False, description="True when the framework MSD shows melting/amorphisation."
+    )
+
+
+class ArrheniusResult(BaseModel):
+    """Arrhenius fit of D(T) and the room-temperature extrapolation."""
+
+    status: SamplingStatus = Field(description="ok when >= min temperatures were sampled.")
+    temperatures_k: list[float] = Field(description="Temperatures used in the fit, K.")
+    activation_energy_ev: float | None = Field(None, description="Ea in eV.")
+    activation_energy_err_ev: float | None = Field(None, description="1-sigma error of Ea, eV.")
+    prefactor_cm2_s: float | None = Field(None, description="D0 in cm^2/s.")
+    diffusivity_300k_cm2_s: float | None = Field(None, description="D(300 K) extrapolated, cm^2/s.")
+    conductivity_300k_s_cm: float | None = Field(
+        None, description="sigma(300 K) by Nernst-Einstein, Haven ratio 1, S/cm."
+    )
+    conductivity_300k_lower_s_cm: float | None = Field(
+        None, description="Lower end of the 95% interval of sigma(300 K), S/cm."
+    )
+    conductivity_300k_upper_s_cm: float | None = Field(
+        None, description="Upper end of the 95% interval (or a bound when unsampled), S/cm."
+    )
+    reduced_chi2: float | None = Field(None, description="Reduced chi^2 of the weighted fit.")
+    flags: list[str] = Field(
+        default_factory=list,
+        description="non_arrhenius, narrow_temperature_range, framework_melting, too_few_temperatures.",
+    )
+
+
+class StabilityResult(BaseModel):
+    """Thermodynamic and electrochemical stability from the same MLFF."""
+
+    formation_energy_ev_per_atom: float = Field(description="Formation energy vs elements, eV/atom.")
+    e_hull_ev_per_atom: float = Field(description="Energy above the convex hull, eV/atom.")
+    decomposition: dict[str, float] = Field(
+        description="Decomposition products (reduced formula -> fraction); itself when on hull."
+    )
+    window_v: tuple[float, float] | None = Field(
+        None, description="[reduction, oxidation] limits in V vs the mobile-ion metal."
+    )
+    reduction_products: list[str] = Field(default_factory=list, description="Phases at reduction.")
+    oxidation_products: list[str] = Field(default_factory=list, description="Phases at oxidation.")
+    mobile_ion: str = Field(description="Element whose chemical potential defines the window.")
+    forcefield_name: str = Field(description="MLFF registry name.")

@@ -1,0 +1,59 @@
+"""Run-time settings, read from ``SCREENING_*`` environment variables.
+
+Settings are read lazily through :func:`get_settings` (cached), never at import time,
+so that tests and workers can change the environment before the first use.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ScreeningSettings(BaseSettings):
+    """All configuration of the screening package.
+
+    Every field can be set through the environment with the ``SCREENING_`` prefix,
+    e.g. ``SCREENING_MODELS_DIR=/data/models``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SCREENING_", extra="ignore")
+
+    models_dir: Path | None = Field(
+        None,
+        description="Folder holding pretrained model weights, one sub-folder per model "
+        "(e.g. TensorNet-MatPES-PBE-v2025.1-PES). Unset: the library's own download (online only).",
+    )
+    default_model: str = Field(
+        "tensornet-matpes-pbe", description="Name of the MLFF used when none is given."
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="Torch device for the MLFF; 'auto' picks CUDA when available."
+    )
+    db_uri: str | None = Field(
+        None,
+        description="MongoDB URI (mongodb:// or mongodb+srv://). Unset: the embedded, "
+        "file-backed mongomock_persistence store under data_dir.",
+    )
+    db_name: str = Field("screening", description="Database name for results and LaunchPad.")
+    data_dir: Path = Field(
+        Path.home() / ".screening",
+        description="Folder for the embedded database file, plots and scratch data.",
+    )
+
+
+@functools.cache
+def get_settings() -> ScreeningSettings:
+    """Return the process-wide settings (read once from the environment).
+
+    Returns
+    -------
+    ScreeningSettings
+        The cached settings; call ``get_settings.cache_clear()`` after changing the
+        environment (tests do this).
+    """
+    return ScreeningSettings()
