@@ -16,6 +16,7 @@ from typing import Literal
 
 import numpy as np
 from ase import Atoms, units
+from ase.constraints import FixCom
 from ase.md.langevin import Langevin
 from ase.md.nose_hoover_chain import NoseHooverChainNVT
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
@@ -23,6 +24,7 @@ from ase.md.verlet import VelocityVerlet
 from ase.neighborlist import neighbor_list
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
+from threadpoolctl import threadpool_limits
 
 from screening.md.trajectory import MDTrajectory
 from screening.mlff.registry import LoadedModel
@@ -85,6 +87,7 @@ class MDSession:
             raise ValueError(f"no {self.mobile_ion} atoms in {self.structure.formula}")
         self.frame_idx = np.flatnonzero(symbols != self.mobile_ion)
         self.atoms.calc = self.model.calculator()
+        self._fixcom = FixCom()  # Langevin only: 3N-3 degrees of freedom, no COM drift
         rng = np.random.default_rng(self.seed)
         MaxwellBoltzmannDistribution(self.atoms, temperature_K=self.temperature_k, rng=rng)
         Stationary(self.atoms)
@@ -108,10 +111,14 @@ class MDSession:
 
     def _dynamics(self, kind: Thermostat):
         dt = self.timestep_fs * units.fs
+        # Langevin noise would move the centre of mass: fix it there. The deterministic
+        # integrators conserve the (zero) total momentum by themselves, and a FixCom
+        # constraint would make ASE's Nose-Hoover chain evaluate forces twice per step.
+        self.atoms.set_constraint(self._fixcom if kind == "langevin" else None)
         if kind == "langevin":
             return Langevin(
                 self.atoms, dt, temperature_K=self.temperature_k,
-                friction=self.friction_per_fs / units.fs, rng=self._rng,
+                friction=self.friction_per_fs / units.fs, rng=self._rng, fixcm=False,
             )
         if kind == "nose-hoover-chain":
             return NoseHooverChainNVT(
@@ -167,11 +174,12 @@ class MDSession:
             self._prod = self._dynamics(self.thermostat)
             self._record()
         n_records = steps // self.stride
-        for _ in range(n_records):
-            self._prod.run(self.stride)
-            self.steps_done += self.stride
-            self._check()
-            self._record()
+        with threadpool_limits(1, user_api="blas"):  # keep OpenBLAS from spinning vs torch
+            for _ in range(n_records):
+                self._prod.run(self.stride)
+                self.steps_done += self.stride
+                self._check()
+                self._record()
 
     def trajectory(self) -> MDTrajectory:
         """Everything recorded so far."""

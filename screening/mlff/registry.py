@@ -10,6 +10,7 @@ import functools
 import hashlib
 import importlib.metadata
 import logging
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +107,15 @@ def _resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def _online(host: str = "huggingface.co") -> bool:
+    """Cheap check (DNS only) before trying a library download that would retry for minutes."""
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError:
+        return False
+    return True
+
+
 def _load_tensornet(device: str) -> LoadedModel:
     folder_name = "TensorNet-MatPES-PBE-v2025.1-PES"
     import matgl
@@ -117,14 +127,21 @@ def _load_tensornet(device: str) -> LoadedModel:
         path = local
     else:
         where = str(local) if local else "SCREENING_MODELS_DIR (unset)"
+        fix = (
+            f"Fix: set SCREENING_MODELS_DIR to a folder that contains {folder_name}, "
+            "or choose --model chgnet."
+        )
+        if not _online():
+            raise ModelLoadError(
+                f"model 'tensornet-matpes-pbe' could not be loaded: no weights folder at {where} "
+                f"and no network for matgl's download. {fix}"
+            )
         try:
             potential = matgl.load_model(folder_name)  # matgl's own download: online only
         except Exception as exc:
             raise ModelLoadError(
                 f"model 'tensornet-matpes-pbe' could not be loaded: no weights folder at {where} "
-                f"and matgl's download failed ({type(exc).__name__}). Fix: set "
-                f"SCREENING_MODELS_DIR to a folder that contains {folder_name}, "
-                "or choose --model chgnet."
+                f"and matgl's download failed ({type(exc).__name__}). {fix}"
             ) from exc
         path = Path(matgl.utils.io.get_cache_dir()) if hasattr(matgl.utils, "io") else Path(".")
     potential = potential.to(device)

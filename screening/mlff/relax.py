@@ -16,6 +16,7 @@ from ase.filters import FrechetCellFilter
 from ase.optimize import FIRE
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
+from threadpoolctl import threadpool_limits
 
 from screening.mlff.batch import evaluate
 from screening.mlff.registry import LoadedModel
@@ -64,6 +65,13 @@ def relax_batch(
         In input order.
     """
     _check(fmax, max_steps)
+    with threadpool_limits(1, user_api="blas"):
+        return _relax_batch(structures, model, fmax, max_steps, relax_cell, batch_size)
+
+
+def _relax_batch(structures, model, fmax, max_steps, relax_cell, batch_size) -> list[RelaxResult]:
+    # BLAS is limited to one thread by the caller: the optimizer's small numpy/scipy calls
+    # otherwise leave OpenBLAS threads spinning against torch's (measured: 1.7x slower).
     t0 = time.perf_counter()
     atoms = [AseAtomsAdaptor.get_atoms(s) for s in structures]
     v0 = [a.get_volume() for a in atoms]
@@ -85,7 +93,7 @@ def relax_batch(
             if fmax_now < fmax or steps[i] >= max_steps or not np.isfinite(fmax_now):
                 done[i] = (ev.energy_ev, fmax_now, fmax_now < fmax)
                 continue
-            opts[i].step(f)
+            opts[i].step()
             steps[i] += 1
             still.append(i)
         active = still

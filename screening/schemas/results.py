@@ -54,7 +54,7 @@ class MDResult(BaseModel):
     status: MDStatus = Field(description="completed, or failed with `failure_reason`.")
     failure_reason: str | None = Field(None, description="Why the run was stopped, if it failed.")
     temperature_target_k: float = Field(description="Thermostat set point in K (NVE: initial).")
-    temperature_mean_k: float = Field(description="Mean kinetic temperature after equilibration, K.")
+    temperature_mean_k: float = Field(description="Mean production temperature, K.")
     timestep_fs: float = Field(description="Integration time step in fs.")
     n_steps: int = Field(description="Production steps actually run.")
     n_equilibration_steps: int = Field(description="Equilibration steps run before recording.")
@@ -123,14 +123,15 @@ class ArrheniusResult(BaseModel):
     reduced_chi2: float | None = Field(None, description="Reduced chi^2 of the weighted fit.")
     flags: list[str] = Field(
         default_factory=list,
-        description="non_arrhenius, narrow_temperature_range, framework_melting, too_few_temperatures.",
+        description="non_arrhenius, narrow_temperature_range, framework_melting, "
+        "too_few_temperatures.",,
     )
 
 
 class StabilityResult(BaseModel):
     """Thermodynamic and electrochemical stability from the same MLFF."""
 
-    formation_energy_ev_per_atom: float = Field(description="Formation energy vs elements, eV/atom.")
+    formation_energy_ev_per_atom: float = Field(description="E_form vs elements, eV/atom.")
     e_hull_ev_per_atom: float = Field(description="Energy above the convex hull, eV/atom.")
     decomposition: dict[str, float] = Field(
         description="Decomposition products (reduced formula -> fraction); itself when on hull."

@@ -1,0 +1,1 @@
+"""Typer command-line interface (the top of the dependency graph)."""

@@ -1,0 +1,30 @@
+"""Entry point: ``screening`` (Typer app)."""
+
+from __future__ import annotations
+
+import warnings
+
+import typer
+
+from screening.cli import mlff_cmds
+from screening.cli.common import setup_logging
+
+app = typer.Typer(
+    help="High-throughput MLFF screening of Li/Na solid electrolytes.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress.")) -> None:
+    setup_logging(verbose)
+    warnings.filterwarnings("ignore", category=UserWarning)
+
+
+app.command("relax")(mlff_cmds.relax)
+app.command("md")(mlff_cmds.md)
+
+
+if __name__ == "__main__":
+    app()

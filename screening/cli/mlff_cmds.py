@@ -1,0 +1,79 @@
+"""`screening relax` and `screening md`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from screening.cli.common import emit_json, handle_errors, quiet_load_model
+from screening.generate.readers import read_structure
+
+
+@handle_errors
+def relax(
+    file: Path = typer.Argument(..., help="Structure file (CIF, POSCAR, pymatgen JSON, ...)."),
+    model: str | None = typer.Option(None, "--model", help="MLFF name (default from settings)."),
+    fmax: float = typer.Option(0.05, "--fmax", help="Force threshold, eV/Å."),
+    max_steps: int = typer.Option(300, "--max-steps", help="Optimizer step limit."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Relax positions and cell of one structure with the MLFF."""
+    from screening.mlff.relax import relax_structure
+
+    structure = read_structure(file)
+    mlff = quiet_load_model(model)
+    res = relax_structure(structure, mlff, fmax=fmax, max_steps=max_steps)
+    doc = res.model_dump(mode="json")
+    doc["model"] = doc["provenance"]["model"]
+    if json_out:
+        emit_json(doc)
+    else:
+        typer.echo(
+            f"{structure.composition.reduced_formula}: E = {res.energy_per_atom_ev:.4f} eV/atom, "
+            f"converged={res.converged} after {res.n_steps} steps, "
+            f"ΔV = {100 * res.volume_change_frac:+.1f}%"
+        )
+
+
+@handle_errors
+def md(
+    file: Path = typer.Argument(..., help="Structure file."),
+    temperature: float = typer.Option(..., "--temperature", help="Temperature, K."),
+    steps: int = typer.Option(..., "--steps", help="Production steps."),
+    mobile_ion: str = typer.Option("Li", "--mobile-ion", help="Recorded element."),
+    model: str | None = typer.Option(None, "--model", help="MLFF name."),
+    timestep: float = typer.Option(2.0, "--timestep", help="Time step, fs."),
+    equilibration: int = typer.Option(100, "--equilibration", help="Equilibration steps."),
+    stride: int = typer.Option(10, "--stride", help="Record every N steps."),
+    thermostat: str = typer.Option("nose-hoover-chain", help="nose-hoover-chain|langevin|nve"),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Run MLFF MD and report temperature, MSD and status."""
+    from screening.md.nvt import run_md
+    from screening.schemas.errors import ScreeningInputError
+
+    if thermostat not in ("nose-hoover-chain", "langevin", "nve"):
+        raise ScreeningInputError(
+            f"--thermostat: expected nose-hoover-chain|langevin|nve, got {thermostat}"
+        )
+    structure = read_structure(file)
+    if mobile_ion not in {el.symbol for el in structure.composition}:
+        raise ScreeningInputError(f"{file}: no {mobile_ion} atoms in {structure.formula}")
+    if steps < stride:
+        raise ScreeningInputError(f"--steps must be >= --stride ({stride}), got {steps}")
+    mlff = quiet_load_model(model)
+    res, _ = run_md(
+        structure, mlff, temperature_k=temperature, steps=steps, mobile_ion=mobile_ion,
+        timestep_fs=timestep, equilibration_steps=equilibration, stride=stride,
+        thermostat=thermostat,
+    )
+    if json_out:
+        emit_json(res.model_dump(mode="json"))
+    else:
+        typer.echo(
+            f"{res.status}: <T> = {res.temperature_mean_k:.0f} K, {mobile_ion} MSD = "
+            f"{res.msd_final_a2:.3f} Å², {res.n_steps} steps in {res.wall_time_s:.1f} s"
+        )
+    if res.status == "failed":
+        raise typer.Exit(1)

@@ -1,0 +1,1 @@
+"""Candidate generation: campaigns, prototypes, streamed enumeration, identities."""

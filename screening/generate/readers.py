@@ -1,0 +1,45 @@
+"""Read structures from anything pymatgen understands, with one-line errors."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from pymatgen.core import Structure
+
+from screening.schemas.errors import ScreeningInputError
+
+
+def read_structure(path: str | Path, *, require_ordered: bool = True) -> Structure:
+    """Read a CIF, POSCAR, pymatgen JSON or any other pymatgen-readable structure file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    require_ordered : bool
+        Refuse structures with partial occupancy (MLFFs need ordered cells).
+
+    Raises
+    ------
+    ScreeningInputError
+        Missing or unreadable file, no structure in it, or partial occupancy.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ScreeningInputError(f"{p}: file not found")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            structure = Structure.from_file(p)
+    except Exception as exc:  # pymatgen raises many types for bad files
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ScreeningInputError(f"{p}: no structure could be read ({msg})") from None
+    if len(structure) == 0:
+        raise ScreeningInputError(f"{p}: the file contains no atoms")
+    if require_ordered and not structure.is_ordered:
+        raise ScreeningInputError(
+            f"{p}: structure has partial occupancy ({structure.composition.reduced_formula}); "
+            "order it first (e.g. pymatgen OrderDisorderedStructureTransformation)"
+        )
+    return structure

@@ -1,0 +1,52 @@
+"""Shared fixtures: real models (loaded once per session), tiny cells, isolated data dirs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from pymatgen.core import Lattice, Structure
+
+REPO = Path(__file__).resolve().parents[1]
+_SHARED = REPO.parent / "shared" / "models"
+if "SCREENING_MODELS_DIR" not in os.environ and _SHARED.is_dir():
+    os.environ["SCREENING_MODELS_DIR"] = str(_SHARED)
+
+
+def rocksalt(a: float, cation: str = "Li", anion: str = "Cl") -> Structure:
+    """Conventional rock-salt cell (Fm-3m, cation 4a, anion 4b), 8 atoms."""
+    return Structure.from_spacegroup(
+        "Fm-3m", Lattice.cubic(a), [cation, anion], [[0, 0, 0], [0.5, 0.5, 0.5]]
+    )
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(tmp_path, monkeypatch):
+    """Every test gets its own data dir and freshly read settings."""
+    from screening.settings import get_settings
+
+    monkeypatch.setenv("SCREENING_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("SCREENING_DB_URI", raising=False)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def tensornet():
+    from screening.mlff import load_model
+
+    return load_model("tensornet-matpes-pbe", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def chgnet_model():
+    from screening.mlff import load_model
+
+    return load_model("chgnet", device="cpu")
+
+
+@pytest.fixture
+def licl() -> Structure:
+    return rocksalt(5.13)

@@ -1,0 +1,66 @@
+"""`screening relax` / `screening md` command-line behaviour."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import rocksalt
+from typer.testing import CliRunner
+
+from screening.cli.main import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def licl_cif(tmp_path):
+    path = tmp_path / "LiCl.cif"
+    rocksalt(5.30).to(filename=str(path))
+    return path
+
+
+def test_relax_json(tensornet, licl_cif):
+    out = runner.invoke(app, ["relax", str(licl_cif), "--json", "--fmax", "0.02"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout.strip().splitlines()[-1])
+    assert doc["converged"] is True
+    assert doc["energy_per_atom_ev"] == pytest.approx(-3.6715, abs=0.003)
+    assert doc["n_steps"] > 0
+    assert doc["structure"]["@class"] == "Structure"
+    assert doc["model"]["name"] == "tensornet-matpes-pbe"
+    assert len(doc["model"]["weights_sha256"]) == 64
+
+
+def test_md_json(tensornet, licl_cif):
+    out = runner.invoke(app, ["md", str(licl_cif), "--temperature", "300", "--steps", "20",
+                              "--equilibration", "0", "--mobile-ion", "Li", "--json"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout.strip().splitlines()[-1])
+    assert doc["status"] == "completed" and doc["n_steps"] == 20
+    assert doc["temperature_mean_k"] > 0 and doc["msd_final_a2"] > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["relax", "BAD"], "no structure could be read"),
+        (["relax", "MISSING"], "file not found"),
+        (["relax", "LICL", "--model", "nope"], "unknown model 'nope'"),
+        (["relax", "DISORDERED"], "partial occupancy"),
+        (["md", "LICL", "--temperature", "300", "--steps", "20", "--mobile-ion", "Na"], "no Na"),
+    ],
+)
+def test_bad_input_exits_nonzero_with_one_line(args, expected, tmp_path, licl_cif):
+    bad = tmp_path / "bad.cif"
+    bad.write_text("this is not a crystal\n")
+    disordered = rocksalt(5.3)
+    disordered.replace_species({"Cl": {"Cl": 0.5, "Br": 0.5}})
+    dis = tmp_path / "dis.cif"
+    disordered.to(filename=str(dis))
+    paths = {"BAD": bad, "MISSING": tmp_path / "nope.cif", "LICL": licl_cif, "DISORDERED": dis}
+    args = [str(paths.get(a, a)) for a in args]
+    out = runner.invoke(app, args)
+    assert out.exit_code != 0
+    lines = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and expected in lines[0]
