@@ -15,8 +15,9 @@ from pymatgen.io.ase import AseAtomsAdaptor
 
 
 def rocksalt(a, cation="Li", anion="Cl"):
-    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(a), [cation, anion],
-                                     [[0, 0, 0], [0.5, 0.5, 0.5]])
+    return Structure.from_spacegroup(
+        "Fm-3m", Lattice.cubic(a), [cation, anion], [[0, 0, 0], [0.5, 0.5, 0.5]]
+    )
 
 
 def main() -> None:
@@ -66,19 +67,21 @@ def main() -> None:
     batched = time.perf_counter() - t0
 
     n_atoms = len(cell)
-    report({
-        "bench": "mlff_throughput",
-        "n_atoms": n_atoms,
-        "bare_atom_steps_per_s": n_atoms / bare_per_call,
-        "md_atom_steps_per_s": n_atoms * n / md_time,
-        "relax_atom_steps_per_s": n_atoms * relax_calls / relax_time,
-        "md_ratio": md_time / (bare_per_call * md_calls),
-        "relax_ratio": relax_time / (bare_per_call * relax_calls),
-        "batch_serial_s": serial,
-        "batch_batched_s": batched,
-        "batch_speedup": serial / batched,
-        "md_status": res.status,
-    })
+    report(
+        {
+            "bench": "mlff_throughput",
+            "n_atoms": n_atoms,
+            "bare_atom_steps_per_s": n_atoms / bare_per_call,
+            "md_atom_steps_per_s": n_atoms * n / md_time,
+            "relax_atom_steps_per_s": n_atoms * relax_calls / relax_time,
+            "md_ratio": md_time / (bare_per_call * md_calls),
+            "relax_ratio": relax_time / (bare_per_call * relax_calls),
+            "batch_serial_s": serial,
+            "batch_batched_s": batched,
+            "batch_speedup": serial / batched,
+            "md_status": res.status,
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,22 @@ def test_relax_json(tensornet, licl_cif):
 
 
 def test_md_json(tensornet, licl_cif):
-    out = runner.invoke(app, ["md", str(licl_cif), "--temperature", "300", "--steps", "20",
-                              "--equilibration", "0", "--mobile-ion", "Li", "--json"])
+    out = runner.invoke(
+        app,
+        [
+            "md",
+            str(licl_cif),
+            "--temperature",
+            "300",
+            "--steps",
+            "20",
+            "--equilibration",
+            "0",
+            "--mobile-ion",
+            "Li",
+            "--json",
+        ],
+    )
     assert out.exit_code == 0, out.output
     doc = json.loads(out.stdout.strip().splitlines()[-1])
     assert doc["status"] == "completed" and doc["n_steps"] == 20

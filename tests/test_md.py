@@ -13,8 +13,14 @@ from screening.md import run_md
 def test_nve_energy_drift_below_1_mev_per_atom(tensornet):
     cell = rocksalt(5.13) * (2, 2, 2)
     res, traj = run_md(
-        cell, tensornet, temperature_k=300, steps=200, timestep_fs=1.0,
-        equilibration_steps=0, stride=10, thermostat="nve",
+        cell,
+        tensornet,
+        temperature_k=300,
+        steps=200,
+        timestep_fs=1.0,
+        equilibration_steps=0,
+        stride=10,
+        thermostat="nve",
     )
     assert res.status == "completed"
     assert res.n_steps == 200
@@ -26,8 +32,14 @@ def test_nve_energy_drift_below_1_mev_per_atom(tensornet):
 def test_nvt_600k_mean_temperature_within_15_percent(tensornet):
     cell = rocksalt(5.13) * (2, 2, 2)
     res, traj = run_md(
-        cell, tensornet, temperature_k=600, steps=300, timestep_fs=2.0,
-        equilibration_steps=100, stride=5, seed=1,
+        cell,
+        tensornet,
+        temperature_k=600,
+        steps=300,
+        timestep_fs=2.0,
+        equilibration_steps=100,
+        stride=5,
+        seed=1,
     )
     assert res.status == "completed"
     assert abs(res.temperature_mean_k - 600) / 600 < 0.15
@@ -40,8 +52,14 @@ def test_nvt_600k_mean_temperature_within_15_percent(tensornet):
 def test_positions_are_unwrapped(tensornet):
     # hot, small cell: ions leave the box; unwrapped positions never jump by a lattice vector
     res, traj = run_md(
-        rocksalt(5.13), tensornet, temperature_k=1500, steps=100, equilibration_steps=0,
-        stride=1, thermostat="langevin", seed=3,
+        rocksalt(5.13),
+        tensornet,
+        temperature_k=1500,
+        steps=100,
+        equilibration_steps=0,
+        stride=1,
+        thermostat="langevin",
+        seed=3,
     )
     steps = np.abs(np.diff(traj.mobile_positions_a, axis=0))
     assert steps.max() < 1.0  # Å per 2 fs step; a wrap would be ~5 Å
@@ -50,8 +68,11 @@ def test_positions_are_unwrapped(tensornet):
 
 def test_blow_up_is_detected_and_reported(tensornet):
     # two Li atoms 0.3 Å apart: closer than the 0.5 Å guard at the first check
-    s = Structure(Lattice.cubic(6.0), ["Li", "Li", "Cl", "Cl"],
-                  [[0, 0, 0], [0.05, 0, 0], [0.5, 0.5, 0.5], [0.5, 0, 0.5]])
+    s = Structure(
+        Lattice.cubic(6.0),
+        ["Li", "Li", "Cl", "Cl"],
+        [[0, 0, 0], [0.05, 0, 0], [0.5, 0.5, 0.5], [0.5, 0, 0.5]],
+    )
     res, _ = run_md(s, tensornet, temperature_k=300, steps=20, equilibration_steps=0, stride=10)
     assert res.status == "failed"
     assert "closer than 0.5" in res.failure_reason
@@ -66,12 +87,16 @@ def test_nan_forces_stop_the_run(tensornet, monkeypatch):
 
         def calculate(self, atoms=None, properties=None, system_changes=all_changes):
             super().calculate(atoms, properties, system_changes)
-            self.results = {"energy": 0.0, "forces": np.full((len(atoms), 3), np.nan),
-                            "stress": np.zeros(6)}
+            self.results = {
+                "energy": 0.0,
+                "forces": np.full((len(atoms), 3), np.nan),
+                "stress": np.zeros(6),
+            }
 
     monkeypatch.setattr(type(tensornet), "calculator", lambda self: NaNCalc())
-    res, _ = run_md(rocksalt(5.13), tensornet, temperature_k=300, steps=10,
-                    equilibration_steps=0, stride=10)
+    res, _ = run_md(
+        rocksalt(5.13), tensornet, temperature_k=300, steps=10, equilibration_steps=0, stride=10
+    )
     assert res.status == "failed" and "non-finite" in res.failure_reason
 
 

@@ -64,8 +64,14 @@ def md(
         raise ScreeningInputError(f"--steps must be >= --stride ({stride}), got {steps}")
     mlff = quiet_load_model(model)
     res, _ = run_md(
-        structure, mlff, temperature_k=temperature, steps=steps, mobile_ion=mobile_ion,
-        timestep_fs=timestep, equilibration_steps=equilibration, stride=stride,
+        structure,
+        mlff,
+        temperature_k=temperature,
+        steps=steps,
+        mobile_ion=mobile_ion,
+        timestep_fs=timestep,
+        equilibration_steps=equilibration,
+        stride=stride,
         thermostat=thermostat,
     )
     if json_out:

@@ -117,8 +117,12 @@ class MDSession:
         self.atoms.set_constraint(self._fixcom if kind == "langevin" else None)
         if kind == "langevin":
             return Langevin(
-                self.atoms, dt, temperature_K=self.temperature_k,
-                friction=self.friction_per_fs / units.fs, rng=self._rng, fixcm=False,
+                self.atoms,
+                dt,
+                temperature_K=self.temperature_k,
+                friction=self.friction_per_fs / units.fs,
+                rng=self._rng,
+                fixcm=False,
             )
         if kind == "nose-hoover-chain":
             return NoseHooverChainNVT(
@@ -288,9 +292,18 @@ def run_md(
         raise ValueError(f"steps ({steps}) must be >= stride ({stride})")
     t0 = time.perf_counter()
     session = MDSession(
-        structure, model, temperature_k, mobile_ion, timestep_fs=timestep_fs, stride=stride,
-        thermostat=thermostat, friction_per_fs=friction_per_fs, tdamp_fs=tdamp_fs, seed=seed,
-        min_distance_a=min_distance_a, max_temperature_factor=max_temperature_factor,
+        structure,
+        model,
+        temperature_k,
+        mobile_ion,
+        timestep_fs=timestep_fs,
+        stride=stride,
+        thermostat=thermostat,
+        friction_per_fs=friction_per_fs,
+        tdamp_fs=tdamp_fs,
+        seed=seed,
+        min_distance_a=min_distance_a,
+        max_temperature_factor=max_temperature_factor,
     )
     failure = None
     try:

@@ -81,8 +81,9 @@ class DiffusionResult(BaseModel):
         None, description="Tracer diffusivity in cm^2/s; None unless status is ok."
     )
     diffusivity_cm2_s_err: float | None = Field(
-        None, description="1-sigma uncertainty of the diffusivity in cm^2/s (the larger of the "
-        "covariance-aware fit error and the He et al. empirical RSD)."
+        None,
+        description="1-sigma uncertainty of the diffusivity in cm^2/s (the larger of the "
+        "covariance-aware fit error and the He et al. empirical RSD).",
     )
     diffusivity_upper_cm2_s: float = Field(
         description="One-sided 95% upper bound on D in cm^2/s, from the MSD reached (always set)."
@@ -124,7 +125,7 @@ class ArrheniusResult(BaseModel):
     flags: list[str] = Field(
         default_factory=list,
         description="non_arrhenius, narrow_temperature_range, framework_melting, "
-        "too_few_temperatures.",,
+        "too_few_temperatures.",
     )
 
 
