@@ -26,10 +26,10 @@ from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 from threadpoolctl import threadpool_limits
 
-from screening.md.trajectory import MDTrajectory
 from screening.mlff.registry import LoadedModel
 from screening.schemas.provenance import Provenance
 from screening.schemas.results import MDResult, MDStatus
+from screening.schemas.trajectory import MDTrajectory
 
 logger = logging.getLogger(__name__)
 
