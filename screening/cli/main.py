@@ -6,7 +6,7 @@ import warnings
 
 import typer
 
-from screening.cli import mlff_cmds
+from screening.cli import generate_cmds, mlff_cmds
 from screening.cli.common import setup_logging
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progr
 
 app.command("relax")(mlff_cmds.relax)
 app.command("md")(mlff_cmds.md)
+app.command("generate")(generate_cmds.generate)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,262 @@
+"""Streamed enumeration of substituted candidates.
+
+A candidate is (prototype, one option per prototype element, ordering index). Options are a
+full replacement ``(A,)`` or, with mixing, ``(A, B, k)``: k of the element's n sites become B.
+Composition-level filters run once per substitution map; structures are built only for
+candidates that are asked for (:func:`build_structure`). Nothing is held in memory but the
+per-composition caches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from pymatgen.core import Composition, Element, Species, Structure
+
+from screening.filters.chemistry import (
+    ELECTRONEG,
+    EXCLUDED,
+    MAX_ATOMS,
+    PROBABILITY,
+    CompositionFilters,
+)
+from screening.generate.parents import Prototype
+from screening.schemas.campaign import CampaignSpec
+
+
+@dataclass(frozen=True)
+class CandidateRef:
+    """A candidate before its structure is built (a few hundred bytes).
+
+    Attributes
+    ----------
+    candidate_id : str
+        Hash of (prototype fingerprint, substitution, ordering index).
+    prototype : int
+        Index into the campaign's prototypes.
+    substitution : str
+        Canonical substitution text, e.g. ``Cl>Br;Y>Zr;-Li1``.
+    options : tuple
+        One option per prototype element (sorted by element).
+    removed_mobile : int
+        Mobile ions removed for charge compensation.
+    ordering : int
+        Ordering index (mixed sites and vacancy arrangements), 0-based.
+    formula : str
+        Reduced formula.
+    """
+
+    candidate_id: str
+    prototype: int
+    substitution: str
+    options: tuple
+    removed_mobile: int
+    ordering: int
+    formula: str
+
+
+def candidate_id(fingerprint: str, substitution: str, ordering: int) -> str:
+    """Deterministic id: identical on every machine, run and process."""
+    text = f"{fingerprint}|{substitution}|{ordering}".encode()
+    return hashlib.blake2b(text, digest_size=12).hexdigest()
+
+
+def _element_options(el: str, n: int, spec: CampaignSpec) -> list[tuple]:
+    repl = spec.substitutions.get(el, [el])
+    opts: list[tuple] = [(a,) for a in repl]
+    if spec.mixing and spec.mixing.max_species_per_site == 2:
+        for a, b in itertools.combinations(repl, 2):
+            for f in spec.mixing.fractions:
+                k = f * n
+                if 0 < k < n and abs(k - round(k)) < 1e-6:
+                    opts.append((a, b, round(k)))
+    return opts
+
+
+def _option_text(el: str, opt: tuple) -> str:
+    if len(opt) == 1:
+        return f"{el}>{opt[0]}"
+    return f"{el}>{opt[0]}:{opt[1]}{opt[2]}"
+
+
+class Enumerator:
+    """Enumerate one campaign; counts rejections by reason.
+
+    Parameters
+    ----------
+    spec : CampaignSpec
+        The campaign.
+    prototypes : list of Prototype
+        From :func:`screening.generate.parents.load_prototypes`.
+    """
+
+    def __init__(self, spec: CampaignSpec, prototypes: list[Prototype]) -> None:
+        self.spec = spec
+        self.prototypes = prototypes
+        self.filters = CompositionFilters(
+            spec.filters, mobile_ion=spec.mobile_ion, compensation=spec.compensation.enabled
+        )
+        self.enumerated = 0
+        self.passed = 0
+        self.rejected: Counter = Counter()
+        self._formula_cache: dict[tuple, str] = {}
+
+    def _maps(self, p: int) -> Iterator[tuple[str, tuple, int, int, str]]:
+        """Yield (substitution, options, removed, n_orderings, formula) or count rejections."""
+        proto = self.prototypes[p]
+        elements = sorted(proto.sites)
+        per_el = [_element_options(el, len(proto.sites[el]), self.spec) for el in elements]
+        mobile = self.spec.mobile_ion
+        n_sites = len(proto.structure)
+        for combo in itertools.product(*per_el):
+            n_orderings = 1
+            key = []
+            counts: Counter = Counter()
+            cations, anions, pairs = set(), set(), []
+            mobile_sites = 0
+            for el, opt in zip(elements, combo, strict=True):
+                n = len(proto.sites[el])
+                q0 = proto.oxidation[el]
+                sign = 1 if q0 > 0 else -1
+                if len(opt) == 1:
+                    parts = ((opt[0], n),)
+                else:
+                    parts = ((opt[0], n - opt[2]), (opt[1], opt[2]))
+                    n_orderings *= min(self.spec.mixing.max_orderings, math.comb(n, opt[2]))
+                for sp, c in parts:
+                    key.append((sp, c, sign, el, q0))
+                    counts[sp] += c
+                    (cations if sign > 0 else anions).add(sp)
+                    if sp != el:
+                        pairs.append((sp, el, sign, q0))
+                if len(opt) == 1 and opt[0] == mobile:
+                    mobile_sites = n
+            if not self.filters.elements_allowed(counts):
+                self.rejected[EXCLUDED] += n_orderings
+                self.enumerated += n_orderings
+                continue
+            verdict = self.filters.charge(tuple(sorted(key)), mobile_sites)
+            removed = verdict.removed_mobile
+            if removed:
+                n_orderings *= min(
+                    self.spec.compensation.max_orderings, math.comb(mobile_sites, removed)
+                )
+            self.enumerated += n_orderings
+            reason = verdict.reason
+            if reason is None and not self.filters.electronegativity_ok(cations, anions):
+                reason = ELECTRONEG
+            if (
+                reason is None
+                and pairs
+                and not self.filters.probability_ok(
+                    (new, self.filters.best_oxidation(new, sign, old, q0), old, q0)
+                    for new, old, sign, q0 in pairs
+                )
+            ):
+                reason = PROBABILITY
+            if reason is None and n_sites - removed > self.spec.filters.max_atoms:
+                reason = MAX_ATOMS
+            if reason is not None:
+                self.rejected[reason] += n_orderings
+                continue
+            if removed:
+                counts[mobile] -= removed
+            ckey = tuple(sorted(counts.items()))
+            formula = self._formula_cache.get(ckey)
+            if formula is None:
+                formula = Composition(dict(ckey)).reduced_formula
+                self._formula_cache[ckey] = formula
+            text = ";".join(_option_text(el, o) for el, o in zip(elements, combo, strict=True))
+            if removed:
+                text += f";-{mobile}{removed}"
+            self.passed += n_orderings
+            yield text, combo, removed, n_orderings, formula
+
+    def count(self) -> dict:
+        """Size of the space and per-filter counts, without building candidates."""
+        for p in range(len(self.prototypes)):
+            for _ in self._maps(p):
+                pass
+        return self.summary()
+
+    def __iter__(self) -> Iterator[CandidateRef]:
+        """Stream surviving candidates in a deterministic order."""
+        for p, proto in enumerate(self.prototypes):
+            fp = proto.fingerprint
+            for text, combo, removed, n_ord, formula in self._maps(p):
+                for k in range(n_ord):
+                    yield CandidateRef(
+                        candidate_id(fp, text, k), p, text, combo, removed, k, formula
+                    )
+
+    def summary(self) -> dict:
+        """Counts so far: enumerated, passed, rejected_by_reason."""
+        return {
+            "enumerated": self.enumerated,
+            "passed": self.passed,
+            "rejected_by_reason": dict(sorted(self.rejected.items())),
+        }
+
+
+def _radius(symbol: str, q: int) -> float:
+    try:
+        r = Species(symbol, q).ionic_radius
+    except Exception:
+        r = None
+    return float(r) if r else float(Element(symbol).atomic_radius or 1.5)
+
+
+def build_structure(ref: CandidateRef, enumerator: Enumerator) -> Structure:
+    """Materialise one candidate: substitute, arrange mixed sites and vacancies, scale volume.
+
+    The ordering index is decoded in mixed radix over the mixed elements (k-th combination
+    of sites receiving the second species) and the vacancy arrangement. The volume is scaled
+    by sum(r_new^3) / sum(r_old^3) over ionic radii so relaxations start near equilibrium.
+    """
+    proto = enumerator.prototypes[ref.prototype]
+    spec = enumerator.spec
+    s = proto.structure.copy()
+    elements = sorted(proto.sites)
+    idx = ref.ordering
+    old_vol = new_vol = 0.0
+    for el, opt in zip(elements, ref.options, strict=True):
+        sites = proto.sites[el]
+        q0 = proto.oxidation[el]
+        r_old = _radius(el, q0)
+        assign = dict.fromkeys(sites, opt[0])
+        if len(opt) == 3:
+            n_ord = min(spec.mixing.max_orderings, math.comb(len(sites), opt[2]))
+            idx, k = divmod(idx, n_ord)
+            chosen = next(itertools.islice(itertools.combinations(sites, opt[2]), k, None))
+            assign.update(dict.fromkeys(chosen, opt[1]))
+        for i, sp in assign.items():
+            s.replace(i, sp)
+            old_vol += r_old**3
+            new_vol += (
+                _radius(
+                    sp,
+                    q0
+                    if sp == el
+                    else enumerator.filters.best_oxidation(sp, 1 if q0 > 0 else -1, el, q0),
+                )
+                ** 3
+            )
+    if ref.removed_mobile:
+        mobile_sites = [i for i, site in enumerate(s) if site.specie.symbol == spec.mobile_ion]
+        n_ord = min(
+            spec.compensation.max_orderings, math.comb(len(mobile_sites), ref.removed_mobile)
+        )
+        _, k = divmod(idx, n_ord)
+        chosen = next(
+            itertools.islice(itertools.combinations(mobile_sites, ref.removed_mobile), k, None)
+        )
+        s.remove_sites(list(chosen))
+    if old_vol > 0:
+        s.scale_lattice(s.volume * float(np.clip(new_vol / old_vol, 0.5, 2.0)))
+    return s

@@ -1,0 +1,163 @@
+"""Campaign specification (what users write in ``workflows/*.yaml``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from screening.schemas.errors import ScreeningInputError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PrototypeSpec(_Strict):
+    """One prototype: a file or folder (``path``) or a pymatgen-bundled structure."""
+
+    path: str | None = Field(None, description="Structure file or folder, relative to the YAML.")
+    pymatgen: str | None = Field(None, description="Name in pymatgen.util.structures.")
+    order: bool = Field(
+        False, description="Order a partially occupied prototype (Ewald, lowest energy)."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.path is None) == (self.pymatgen is None):
+            raise ValueError("give exactly one of 'path' or 'pymatgen'")
+        return self
+
+
+class MixingSpec(_Strict):
+    """Partial substitution: two species share a site in ordered arrangements."""
+
+    max_species_per_site: Literal[1, 2] = Field(2, description="1 disables mixing.")
+    fractions: list[float] = Field([0.5], description="Fraction of the second species.")
+    max_orderings: int = Field(4, ge=1, description="Ordered arrangements kept per parent.")
+
+
+class CompensationSpec(_Strict):
+    """Aliovalent substitution compensated by removing mobile ions."""
+
+    enabled: bool = Field(True, description="Remove mobile ions to restore neutrality.")
+    max_orderings: int = Field(2, ge=1, description="Vacancy arrangements kept per parent.")
+
+
+class FilterSpec(_Strict):
+    """Cheap filters, applied in order of cost."""
+
+    charge_neutral: bool = Field(True, description="Require a neutral oxidation-state assignment.")
+    electronegativity: bool = Field(
+        True, description="Every cation less electronegative than every anion (Pauling)."
+    )
+    min_substitution_probability: float = Field(
+        0.0, ge=0, description="Minimum pymatgen SubstitutionProbability per replaced species."
+    )
+    max_atoms: int = Field(200, ge=1, description="Largest cell kept.")
+    exclude_elements: list[str] = Field(
+        default_factory=lambda: [
+            "Tc",
+            "Pm",
+            "Po",
+            "At",
+            "Rn",
+            "Fr",
+            "Ra",
+            "Ac",
+            "Pa",
+            "U",
+            "Np",
+            "Pu",
+            "He",
+            "Ne",
+            "Ar",
+            "Kr",
+            "Xe",
+            "Hg",
+            "Cd",
+            "Tl",
+            "Pb",
+            "As",
+            "Be",
+        ],
+        description="Elements never allowed (radioactive, noble gases, toxic).",
+    )
+
+
+class FunnelSpec(_Strict):
+    """How many candidates go how far."""
+
+    chunk_size: int = Field(50, ge=1, description="Candidates per job.")
+    relax_fmax_ev_a: float = Field(0.05, gt=0, description="Relaxation force threshold, eV/Å.")
+    relax_max_steps: int = Field(300, ge=1, description="Relaxation step limit.")
+    e_hull_max_ev_per_atom: float = Field(0.1, ge=0, description="Stability cut, eV/atom.")
+    top_k_md: int = Field(10, ge=0, description="Best candidates sent to MD.")
+    md_temperatures_k: list[float] = Field([800, 1000, 1200], description="MD temperatures, K.")
+    md_steps: int = Field(2000, ge=10, description="Production steps per temperature.")
+    md_timestep_fs: float = Field(2.0, gt=0, description="MD time step, fs.")
+    md_max_atoms: int = Field(120, ge=1, description="Supercell size cap for MD.")
+
+
+class CampaignSpec(_Strict):
+    """A screening campaign: prototypes x substitutions, filters and funnel settings."""
+
+    name: str = Field(description="Unique campaign name (used as key in the database).")
+    mobile_ion: Literal["Li", "Na"] = Field(description="Mobile ion of interest.")
+    prototypes: list[PrototypeSpec] = Field(min_length=1, description="Parent structures.")
+    substitutions: dict[str, list[str]] = Field(
+        default_factory=dict, description="Prototype element -> allowed replacements."
+    )
+    mixing: MixingSpec | None = Field(None, description="Optional partial substitution.")
+    compensation: CompensationSpec = Field(
+        default_factory=CompensationSpec, description="Charge compensation."
+    )
+    filters: FilterSpec = Field(default_factory=FilterSpec, description="Cheap filters.")
+    references: str | None = Field(None, description="Folder of reference-phase structures.")
+    model: str | None = Field(None, description="MLFF name; default from settings.")
+    funnel: FunnelSpec = Field(default_factory=FunnelSpec, description="Funnel settings.")
+    base_dir: Path = Field(Path("."), exclude=True, description="Folder of the YAML file.")
+
+    @field_validator("substitutions")
+    @classmethod
+    def _known_elements(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        from pymatgen.core import Element
+
+        for key, values in v.items():
+            for el in [key, *values]:
+                if not Element.is_valid_symbol(el):
+                    raise ValueError(f"unknown element '{el}' in substitutions.{key}")
+            if not values:
+                raise ValueError(f"substitutions.{key} is empty")
+        return v
+
+
+def load_campaign(path: str | Path) -> CampaignSpec:
+    """Read and validate a campaign YAML file.
+
+    Raises
+    ------
+    ScreeningInputError
+        One line naming the file and the line (YAML errors) or the key (schema errors).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ScreeningInputError(f"{p}: campaign file not found")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "?"
+        raise ScreeningInputError(f"{p}: YAML error at {where}: {getattr(exc, 'problem', exc)}")
+    if not isinstance(data, dict):
+        raise ScreeningInputError(f"{p}: expected a mapping of campaign keys at the top level")
+    try:
+        return CampaignSpec(**data, base_dir=p.parent.resolve())
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"])
+        if err["type"] == "extra_forbidden":
+            raise ScreeningInputError(f"{p}: unknown key '{loc}'") from None
+        raise ScreeningInputError(f"{p}: {loc}: {err['msg']}") from None

@@ -1,0 +1,218 @@
+"""Campaign validation, streamed enumeration, filters and deterministic ids."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from screening.cli.main import app
+from screening.generate.enumerate import Enumerator, build_structure
+from screening.generate.parents import load_prototypes
+from screening.schemas.campaign import load_campaign
+from screening.schemas.errors import ScreeningInputError
+
+REPO = Path(__file__).resolve().parents[1]
+PROTO = REPO / "workflows" / "prototypes" / "Li3YCl6.cif"
+runner = CliRunner()
+
+
+def write_campaign(tmp_path, **over):
+    doc = {
+        "name": "t",
+        "mobile_ion": "Li",
+        "prototypes": [{"path": str(PROTO)}],
+        "substitutions": {"Y": ["Sc", "In", "Zr"], "Cl": ["Br"]},
+        "compensation": {"enabled": True, "max_orderings": 1},
+    }
+    doc.update(over)
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def enumerate_ids(path):
+    spec = load_campaign(path)
+    return [r.candidate_id for r in Enumerator(spec, load_prototypes(spec))]
+
+
+def test_hand_count_and_zr_compensation(tmp_path):
+    # Y -> {Sc, In, Zr} x Cl -> {Br}: 3 maps; Zr4+ needs one Li fewer.
+    spec = load_campaign(write_campaign(tmp_path))
+    enum = Enumerator(spec, load_prototypes(spec))
+    refs = list(enum)
+    assert sorted(r.formula for r in refs) == ["Li2ZrBr6", "Li3InBr6", "Li3ScBr6"]
+    assert enum.summary() == {"enumerated": 3, "passed": 3, "rejected_by_reason": {}}
+    zr = next(r for r in refs if "Zr" in r.formula)
+    assert zr.removed_mobile == 1
+    s = build_structure(zr, enum)
+    assert s.composition.reduced_formula == "Li2ZrBr6" and len(s) == 9
+    # without compensation the Zr candidate is rejected as not charge neutral
+    spec = load_campaign(write_campaign(tmp_path, compensation={"enabled": False}))
+    enum = Enumerator(spec, load_prototypes(spec))
+    assert sorted(r.formula for r in enum) == ["Li3InBr6", "Li3ScBr6"]
+    assert enum.summary()["rejected_by_reason"] == {"not_charge_neutral": 1}
+
+
+def test_keep_self_and_orderings_hand_count(tmp_path):
+    # Y -> {Y, Sc, In, Zr}, Cl -> {Cl, Br}, 2 vacancy orderings for Zr: 3*2 + 1*2*2 = 10
+    path = write_campaign(
+        tmp_path,
+        substitutions={"Y": ["Y", "Sc", "In", "Zr"], "Cl": ["Cl", "Br"]},
+        compensation={"enabled": True, "max_orderings": 2},
+    )
+    ids = enumerate_ids(path)
+    assert len(ids) == len(set(ids)) == 10
+
+
+def test_mixing_counts(tmp_path):
+    # Cl (6 sites) -> Cl/Br at fraction 0.5: C(6,3)=20 orderings capped at 3; plus pure Cl, Br
+    path = write_campaign(
+        tmp_path,
+        substitutions={"Cl": ["Cl", "Br"]},
+        mixing={"max_species_per_site": 2, "fractions": [0.5], "max_orderings": 3},
+    )
+    spec = load_campaign(path)
+    enum = Enumerator(spec, load_prototypes(spec))
+    refs = list(enum)
+    assert len(refs) == 2 + 3
+    mixed = [build_structure(r, enum) for r in refs if ":" in r.substitution]
+    assert all(s.composition["Br"] == 3 and s.composition["Cl"] == 3 for s in mixed)
+    assert (
+        len(
+            {
+                tuple(
+                    s.frac_coords[[i for i, x in enumerate(s) if x.specie.symbol == "Br"]]
+                    .round(3)
+                    .ravel()
+                )
+                for s in mixed
+            }
+        )
+        == 3
+    )
+
+
+def test_ids_are_deterministic_across_runs_and_processes(tmp_path):
+    path = write_campaign(tmp_path, substitutions={"Y": ["Y", "Sc", "Zr"], "Cl": ["Cl", "Br"]})
+    first, second = enumerate_ids(path), enumerate_ids(path)
+    code = (
+        "import sys; from tests.test_generate import enumerate_ids; "
+        f"print('\\n'.join(enumerate_ids({str(path)!r})))"
+    )
+    other = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert first == second == other
+    changed = enumerate_ids(
+        write_campaign(tmp_path, substitutions={"Y": ["Y", "Sc", "Zr"], "Cl": ["Cl", "I"]})
+    )
+    assert set(changed) != set(first)
+    assert len(set(changed) & set(first)) == 3  # Cl-kept candidates are the same candidates
+
+
+def test_electronegativity_and_probability_filters(tmp_path):
+    path = write_campaign(
+        tmp_path,
+        substitutions={"Cl": ["Cl", "Br"], "Y": ["Y", "La"]},
+        filters={"min_substitution_probability": 0.5},
+    )
+    spec = load_campaign(path)
+    enum = Enumerator(spec, load_prototypes(spec))
+    kept = {r.formula for r in enum}
+    assert "Li3YCl6" in kept
+    assert enum.summary()["rejected_by_reason"].get("low_substitution_probability", 0) >= 1
+
+
+def test_count_cli_on_large_campaign_reports_space():
+    out = runner.invoke(
+        app, ["generate", str(REPO / "workflows" / "demo.yaml"), "--count", "--json"]
+    )
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    assert doc["enumerated"] == 10 and doc["passed"] == 10
+
+
+def test_generate_writes_jsonl(tmp_path):
+    out_file = tmp_path / "c.jsonl"
+    res = runner.invoke(
+        app,
+        [
+            "generate",
+            str(REPO / "workflows" / "demo.yaml"),
+            "--limit",
+            "4",
+            "--out",
+            str(out_file),
+            "--json",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(line) for line in out_file.read_text().splitlines()]
+    assert len(rows) == 4
+    assert set(rows[0]) >= {"candidate_id", "formula", "prototype", "substitution", "structure"}
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda d: d.update(prototypes=[{"path": "missing.cif"}]), "prototype file not found"),
+        (lambda d: d.update(substitutions={"Y": ["Qq"]}), "unknown element 'Qq'"),
+        (lambda d: d.update(substitutions={"Ba": ["Sr"]}), "substitutions.Ba"),
+        (lambda d: d.update(colour="red"), "unknown key 'colour'"),
+        (lambda d: d.update(prototypes=[{"path": "empty.cif"}]), "no structure could be read"),
+        (lambda d: d.update(prototypes=[{"path": "dis.cif"}]), "no ordering rule"),
+    ],
+)
+def test_bad_campaigns_fail_with_one_line(tmp_path, mutate, expected):
+    (tmp_path / "empty.cif").write_text("data_empty\n")
+    from pymatgen.core import Structure
+
+    dis = Structure.from_file(PROTO)
+    dis.replace_species({"Cl": {"Cl": 0.5, "Br": 0.5}})
+    dis.to(filename=str(tmp_path / "dis.cif"))
+    doc = yaml.safe_load(write_campaign(tmp_path).read_text())
+    mutate(doc)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(ScreeningInputError, match=expected):
+        spec = load_campaign(path)
+        load_prototypes(spec)
+    res = runner.invoke(app, ["generate", str(path), "--count"])
+    assert res.exit_code != 0
+    assert expected.split("'")[0] in res.stderr
+
+
+def test_yaml_error_names_the_line(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: x\nmobile_ion: Li\nprototypes: [\n  - oops\n")
+    res = runner.invoke(app, ["generate", str(path), "--count"])
+    assert res.exit_code != 0 and "YAML error at line" in res.stderr
+
+
+def test_large_campaign_is_at_least_1e7_and_streams():
+    """The shipped large campaign sizes >= 10^7 in bounded memory (run in a subprocess)."""
+    code = (
+        "import resource, json; from screening.schemas.campaign import load_campaign;"
+        "from screening.generate.parents import load_prototypes;"
+        "from screening.generate.enumerate import Enumerator;"
+        "s = load_campaign('workflows/large-space.yaml'); e = Enumerator(s, load_prototypes(s));"
+        "c = e.count(); c['rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024;"
+        "print(json.dumps(c))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    doc = json.loads(out.stdout.strip().splitlines()[-1])
+    assert doc["enumerated"] >= 10**7
+    assert doc["rss_mb"] < 1024
