@@ -150,7 +150,8 @@ def load_campaign(path: str | Path) -> CampaignSpec:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "?"
-        raise ScreeningInputError(f"{p}: YAML error at {where}: {getattr(exc, 'problem', exc)}")
+        problem = getattr(exc, "problem", exc)
+        raise ScreeningInputError(f"{p}: YAML error at {where}: {problem}") from None
     if not isinstance(data, dict):
         raise ScreeningInputError(f"{p}: expected a mapping of campaign keys at the top level")
     try:
