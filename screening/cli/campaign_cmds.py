@@ -1,0 +1,148 @@
+"""`screening campaign ...`, `screening rank`, `screening db init`."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from screening.cli.common import emit_json, handle_errors, quiet_load_model
+
+campaign_app = typer.Typer(help="Validate, run and inspect campaigns.", no_args_is_help=True)
+db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
+
+
+@campaign_app.command("validate")
+@handle_errors
+def validate(campaign: Path = typer.Argument(..., help="Campaign YAML.")) -> None:
+    """Check a campaign file and its prototypes; nothing is stored."""
+    from screening.generate.parents import load_prototypes
+    from screening.schemas.campaign import load_campaign
+
+    spec = load_campaign(campaign)
+    protos = load_prototypes(spec)
+    typer.echo(f"{spec.name}: valid, {len(protos)} prototype(s)")
+
+
+@campaign_app.command("run")
+@handle_errors
+def run(
+    campaign: Path = typer.Argument(..., help="Campaign YAML."),
+    model: str | None = typer.Option(None, "--model", help="MLFF name."),
+) -> None:
+    """Run the whole funnel locally (resumable: rerun after an interruption)."""
+    from screening.flows.local import run_campaign
+    from screening.generate.parents import load_prototypes
+    from screening.schemas.campaign import load_campaign
+    from screening.store.results import ResultStore
+
+    spec = load_campaign(campaign)
+    load_prototypes(spec)  # fail on bad prototypes before anything is stored
+    mlff = quiet_load_model(model or spec.model)
+    store = ResultStore()
+    try:
+        run_campaign(spec, store, mlff)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: completed chunks are saved; run again to resume", err=True)
+        raise typer.Exit(130) from None
+    typer.echo(f"campaign {spec.name} finished; `screening rank {spec.name}` shows the ranking")
+
+
+@campaign_app.command("status")
+@handle_errors
+def status(
+    name: str = typer.Argument(..., help="Campaign name."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Per-stage counts and failures."""
+    from screening.store.ranking import campaign_status
+    from screening.store.results import ResultStore
+
+    doc = campaign_status(ResultStore(), name)
+    if json_out:
+        emit_json(doc)
+    else:
+        for k, v in doc["counts"].items():
+            typer.echo(f"{k:>24}: {v}")
+
+
+@handle_errors
+def rank_cmd(
+    name: str = typer.Argument(..., help="Campaign name."),
+    top: int = typer.Option(20, "--top", help="How many."),
+    where: str | None = typer.Option(None, "--where", help="e.g. 'e_hull_ev_per_atom<0.05'"),
+    json_out: bool = typer.Option(False, "--json"),
+    csv_out: bool = typer.Option(False, "--csv"),
+) -> None:
+    """Rank a campaign's candidates by score."""
+    from screening.store.query import parse_where
+    from screening.store.ranking import rank
+    from screening.store.results import ResultStore
+
+    flt = parse_where(where) if where else None
+    rows = rank(ResultStore(), name, top=top, where=flt)
+    flat = []
+    for i, r in enumerate(rows, 1):
+        arr = (r.get("diffusion") or {}).get("arrhenius") or {}
+        per_t = (r.get("diffusion") or {}).get("per_temperature") or []
+        hot = max(per_t, key=lambda d: d["temperature_k"]) if per_t else {}
+        flat.append(
+            {
+                "rank": i,
+                "candidate_id": r["candidate_id"],
+                "formula": r["formula"],
+                "score": round(r["score"], 3),
+                "status": r.get("status"),
+                "e_hull_ev_per_atom": (r.get("stability") or {}).get("e_hull_ev_per_atom"),
+                "sigma_300k_s_cm": arr.get("conductivity_300k_s_cm"),
+                "t_max_k": hot.get("temperature_k"),
+                "d_tmax_status": hot.get("status"),
+                "d_tmax_cm2_s": hot.get("diffusivity_cm2_s"),
+                "d_tmax_upper_cm2_s": hot.get("diffusivity_upper_cm2_s"),
+            }
+        )
+    if json_out:
+        emit_json(flat)
+        return
+    if csv_out:
+        if flat:
+            w = csv.DictWriter(sys.stdout, fieldnames=list(flat[0]))
+            w.writeheader()
+            w.writerows(flat)
+        return
+    table = Table(title=f"{name}: top {len(flat)} by score")
+    for col in ("rank", "formula", "score", "D(Tmax) cm2/s", "status", "candidate_id"):
+        table.add_column(col)
+    for r in flat:
+        d = (
+            f"{r['d_tmax_cm2_s']:.2e}"
+            if r["d_tmax_cm2_s"] is not None
+            else f"<{r['d_tmax_upper_cm2_s']:.1e}"
+            if r["d_tmax_upper_cm2_s"]
+            else "-"
+        )
+        table.add_row(
+            str(r["rank"]),
+            r["formula"],
+            f"{r['score']:.2f}",
+            d,
+            str(r["d_tmax_status"] or r["status"]),
+            r["candidate_id"],
+        )
+    Console().print(table)
+
+
+@db_app.command("init")
+@handle_errors
+def db_init() -> None:
+    """Create the indexes declared in db/indexes.json."""
+    from screening.store.results import ResultStore
+
+    store = ResultStore()
+    names = store.ensure_indexes()
+    store.flush()
+    typer.echo(f"indexes: {', '.join(names)}")

@@ -1,0 +1,199 @@
+"""Funnel stages as pure functions over chunks of candidate ids; results go to the store.
+
+Each stage selects its input by the ``stage`` field, so rerunning a campaign skips finished
+work, and writes only its own fields (``relax.*``, ``md.*``, ``diffusion.*``...).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from pymatgen.core import Structure
+
+from screening.analysis.arrhenius import fit_arrhenius
+from screening.analysis.diffusion import analyse_trajectory
+from screening.analysis.score import candidate_score
+from screening.generate.enumerate import Enumerator, build_structure
+from screening.generate.parents import load_prototypes
+from screening.md.nvt import run_md
+from screening.mlff.registry import LoadedModel
+from screening.mlff.relax import relax_batch
+from screening.schemas.campaign import CampaignSpec
+from screening.schemas.provenance import Provenance
+from screening.schemas.results import DiffusionResult
+from screening.store.results import ResultStore
+
+logger = logging.getLogger(__name__)
+
+GENERATED, RELAXED, SELECTED, DONE = "generated", "relaxed", "selected_for_md", "done"
+
+
+def generate_stage(spec: CampaignSpec, store: ResultStore) -> dict:
+    """Enumerate survivors and upsert one document each (insert-only fields)."""
+    enum = Enumerator(spec, load_prototypes(spec))
+
+    def ops() -> Iterator:
+        for ref in enum:
+            s = build_structure(ref, enum)
+            yield (
+                ref.candidate_id,
+                {},
+                {
+                    "candidate_id": ref.candidate_id,
+                    "campaign": spec.name,
+                    "formula": ref.formula,
+                    "chemsys": s.composition.chemical_system,
+                    "prototype": enum.prototypes[ref.prototype].name,
+                    "substitution": ref.substitution,
+                    "ordering": ref.ordering,
+                    "mobile_ion": spec.mobile_ion,
+                    "n_atoms": len(s),
+                    "structure": s.as_dict(),
+                    "stage": GENERATED,
+                    "status": "pending",
+                    "errors": [],
+                },
+            )
+
+    n = store.upsert("candidates", ops())
+    counts = enum.summary()
+    store.upsert(
+        "campaigns",
+        [
+            (
+                spec.name,
+                {"counts.generate": counts},
+                {"name": spec.name, "spec": spec.model_dump(mode="json")},
+            )
+        ],
+    )
+    store.flush()
+    return {**counts, "written": n}
+
+
+def ids_at(store: ResultStore, campaign: str, stage: str) -> list[str]:
+    """Candidate ids of a campaign currently at ``stage``, in id order."""
+    cur = store.db["candidates"].find({"campaign": campaign, "stage": stage}, {"_id": 1})
+    return sorted(d["_id"] for d in cur)
+
+
+def relax_chunk(ids: list[str], store: ResultStore, model: LoadedModel, spec: CampaignSpec) -> dict:
+    """Relax one chunk (batched model calls); unconverged is recorded, not fatal."""
+    docs = {d["_id"]: d for d in store.db["candidates"].find({"_id": {"$in": ids}})}
+    structs = [Structure.from_dict(docs[i]["structure"]) for i in ids]
+    f = spec.funnel
+    updates = {}
+    try:
+        results = relax_batch(structs, model, fmax=f.relax_fmax_ev_a, max_steps=f.relax_max_steps)
+    except Exception as exc:  # a broken chunk is recorded per candidate, the funnel goes on
+        logger.exception("relaxation chunk failed")
+        for i in ids:
+            updates[i] = {
+                "stage": RELAXED,
+                "status": "failed",
+                "errors": [f"relax: {type(exc).__name__}: {exc}"],
+            }
+        store.set_fields("candidates", updates)
+        return {"failed": len(ids)}
+    for i, r in zip(ids, results, strict=True):
+        updates[i] = {
+            "relax": r.model_dump(mode="json"),
+            "stage": RELAXED,
+            "status": "running",
+            "provenance": r.provenance.model_dump(mode="json"),
+        }
+    store.set_fields("candidates", updates)
+    return {"relaxed": len(ids), "converged": sum(r.converged for r in results)}
+
+
+def select_for_md(store: ResultStore, spec: CampaignSpec) -> list[str]:
+    """Top-K relaxed candidates (lowest E_hull when known, else lowest energy above the
+    prototype-family minimum) go to MD; the rest are finished with their current score."""
+    docs = list(store.db["candidates"].find({"campaign": spec.name, "stage": RELAXED}))
+    ok = [d for d in docs if d.get("status") != "failed"]
+    ok.sort(key=lambda d: (d.get("stability", {}).get("e_hull_ev_per_atom", 0.0), d["_id"]))
+    chosen = [d["_id"] for d in ok[: spec.funnel.top_k_md]]
+    rest = {
+        d["_id"]: {
+            "stage": DONE,
+            "status": d.get("status") if d.get("status") == "failed" else "completed",
+            "score": candidate_score(None, None, n_mobile_per_cm3=1.0),
+        }
+        for d in docs
+        if d["_id"] not in chosen
+    }
+    store.set_fields("candidates", {**{i: {"stage": SELECTED} for i in chosen}, **rest})
+    return chosen
+
+
+def _md_cell(structure: Structure, max_atoms: int) -> Structure:
+    """Smallest-effort supercell: double the shortest axis while under ``max_atoms``."""
+    s = structure.copy()
+    while True:
+        k = min(range(3), key=lambda i: s.lattice.abc[i])
+        if len(s) * 2 > max_atoms or s.lattice.abc[k] >= 8.0:
+            return s
+        scale = [1, 1, 1]
+        scale[k] = 2
+        s.make_supercell(scale)
+
+
+def md_candidate(cid: str, store: ResultStore, model: LoadedModel, spec: CampaignSpec) -> dict:
+    """MD at every temperature, diffusion analysis, Arrhenius, score; one candidate."""
+    doc = store.db["candidates"].find_one({"_id": cid})
+    s = _md_cell(Structure.from_dict(doc["relax"]["structure"]), spec.funnel.md_max_atoms)
+    mobile = next((el.symbol for el in s.composition if el.symbol in ("Li", "Na")), None)
+    f = spec.funnel
+    per_t: list[DiffusionResult] = []
+    md_docs = {}
+    for t in f.md_temperatures_k:
+        res, traj = run_md(
+            s,
+            model,
+            temperature_k=t,
+            steps=f.md_steps,
+            mobile_ion=mobile,
+            timestep_fs=f.md_timestep_fs,
+            equilibration_steps=min(200, f.md_steps),
+            stride=5,
+        )
+        md_docs[str(int(t))] = res.model_dump(mode="json")
+        store.put_artifact(f"{cid}/md_{int(t)}K.npz", traj.to_bytes(), candidate_id=cid)
+        if res.status == "failed":
+            per_t.append(
+                DiffusionResult(
+                    temperature_k=t,
+                    status="failed",
+                    diffusivity_upper_cm2_s=float("inf"),
+                    n_eff=0,
+                    rsd_empirical=float("inf"),
+                    simulated_time_ps=0,
+                    fit_window_ps=(0, 0),
+                )
+            )
+            continue
+        per_t.append(analyse_trajectory(traj, temperature_k=res.temperature_mean_k).result)
+    n_per_cm3 = s.composition[mobile] / (s.volume * 1e-24)
+    arr = fit_arrhenius(per_t, n_mobile_per_cm3=n_per_cm3)
+    e_hull = doc.get("stability", {}).get("e_hull_ev_per_atom")
+    score = candidate_score(per_t, arr, n_mobile_per_cm3=n_per_cm3, e_hull_ev_per_atom=e_hull)
+    store.set_fields(
+        "candidates",
+        {
+            cid: {
+                "md": md_docs,
+                "diffusion": {
+                    "per_temperature": [d.model_dump(mode="json") for d in per_t],
+                    "arrhenius": arr.model_dump(mode="json"),
+                    "haven_ratio": 1.0,
+                    "n_mobile_per_cm3": n_per_cm3,
+                },
+                "score": score,
+                "stage": DONE,
+                "status": "completed",
+                "provenance": Provenance(model=model.info()).model_dump(mode="json"),
+            }
+        },
+    )
+    return {"score": score}

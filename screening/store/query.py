@@ -1,0 +1,144 @@
+"""A small, safe filter language for ``screening rank --where``.
+
+Grammar::
+
+    expr   := term ("or" term)*
+    term   := factor ("and" factor)*
+    factor := "(" expr ")" | FIELD OP VALUE
+    OP     := < | <= | > | >= | = | == | !=
+    VALUE  := number | 'quoted' | "quoted" | bare word
+
+Only whitelisted fields are accepted and mapped to document paths; no ``$`` operator from
+the user ever reaches MongoDB (``$where``, ``$function``, ``$accumulator`` are refused).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from screening.schemas.errors import ScreeningInputError
+
+FIELDS = {
+    "formula": "formula",
+    "chemsys": "chemsys",
+    "prototype": "prototype",
+    "mobile_ion": "mobile_ion",
+    "stage": "stage",
+    "status": "status",
+    "score": "score",
+    "n_atoms": "n_atoms",
+    "energy_per_atom_ev": "relax.energy_per_atom_ev",
+    "e_hull_ev_per_atom": "stability.e_hull_ev_per_atom",
+    "formation_energy_ev_per_atom": "stability.formation_energy_ev_per_atom",
+    "activation_energy_ev": "diffusion.arrhenius.activation_energy_ev",
+    "conductivity_300k_s_cm": "diffusion.arrhenius.conductivity_300k_s_cm",
+}
+_OPS = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte", "=": "$eq", "==": "$eq", "!=": "$ne"}
+_TOKEN = re.compile(
+    r"\s*(?:(?P<num>-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)|(?P<op><=|>=|==|!=|<|>|=)"
+    r"|(?P<par>[()])|(?P<str>'[^']*'|\"[^\"]*\")|(?P<word>[A-Za-z_][A-Za-z0-9_.\-]*))"
+)
+_MAX_LEN = 1000
+
+
+class WhereError(ScreeningInputError):
+    """The --where expression is not valid; the message says why."""
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    if "$" in text:
+        m = re.search(r"\$\w*", text)
+        raise WhereError(f"--where: operator '{m.group(0)}' is not allowed")
+    if len(text) > _MAX_LEN:
+        raise WhereError(f"--where: expression longer than {_MAX_LEN} characters")
+    out, pos = [], 0
+    text = text.rstrip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            raise WhereError(
+                f"--where: unexpected character {text[pos:].lstrip()[:1]!r} at position {pos}"
+            )
+        kind = m.lastgroup
+        out.append((kind, m.group(kind)))
+        pos = m.end()
+    return out
+
+
+class _Parser:
+    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+        self.t = tokens
+        self.i = 0
+        self.depth = 0
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.t[self.i] if self.i < len(self.t) else None
+
+    def take(self) -> tuple[str, str]:
+        tok = self.peek()
+        if tok is None:
+            raise WhereError("--where: expression ends too early")
+        self.i += 1
+        return tok
+
+    def expr(self) -> dict:
+        parts = [self.term()]
+        while self.peek() and self.peek()[1].lower() == "or":
+            self.take()
+            parts.append(self.term())
+        return parts[0] if len(parts) == 1 else {"$or": parts}
+
+    def term(self) -> dict:
+        parts = [self.factor()]
+        while self.peek() and self.peek()[1].lower() == "and":
+            self.take()
+            parts.append(self.factor())
+        return parts[0] if len(parts) == 1 else {"$and": parts}
+
+    def factor(self) -> dict:
+        kind, val = self.take()
+        if val == "(":
+            self.depth += 1
+            if self.depth > 20:
+                raise WhereError("--where: parentheses nested too deeply")
+            inner = self.expr()
+            if self.take()[1] != ")":
+                raise WhereError("--where: missing ')'")
+            self.depth -= 1
+            return inner
+        if kind != "word" or val.lower() in ("and", "or"):
+            raise WhereError(f"--where: expected a field name, got {val!r}")
+        if val not in FIELDS:
+            raise WhereError(f"--where: unknown field '{val}' (allowed: {', '.join(FIELDS)})")
+        okind, op = self.take()
+        if okind != "op":
+            raise WhereError(f"--where: expected a comparison after '{val}', got {op!r}")
+        vkind, raw = self.take()
+        value: Any
+        if vkind == "num":
+            value = float(raw)
+        elif vkind == "str":
+            value = raw[1:-1]
+        elif vkind == "word" and raw.lower() not in ("and", "or"):
+            value = raw
+        else:
+            raise WhereError(f"--where: expected a value after '{val} {op}', got {raw!r}")
+        return {FIELDS[val]: {_OPS[op]: value}}
+
+
+def parse_where(text: str) -> dict:
+    """Translate a --where expression into a MongoDB filter.
+
+    Raises
+    ------
+    WhereError
+        For anything that is not a valid expression over whitelisted fields.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise WhereError("--where: empty expression")
+    parser = _Parser(_tokens(text))
+    result = parser.expr()
+    if parser.peek() is not None:
+        raise WhereError(f"--where: unexpected {parser.peek()[1]!r} after a complete expression")
+    return result

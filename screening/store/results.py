@@ -1,0 +1,141 @@
+"""Idempotent, chunked writes keyed by ``candidate_id``; stage-scoped ``$set`` updates.
+
+Writes are ``UpdateOne(..., upsert=True)`` operations sent with
+``bulk_write(ordered=False)`` to a real server. The embedded mongomock 4.3 cannot run those
+under pymongo >= 4.11, and its per-document updates scan the whole collection, so there the
+same operations are applied per chunk: one ``$in`` read, merge in Python, one delete and one
+``insert_many`` — identical resulting documents, ~100x faster than ``update_one`` loops.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from screening.schemas.provenance import utcnow
+from screening.store.backend import StoreHandle, connect
+
+INDEX_FILE = Path(__file__).resolve().parents[2] / "db" / "indexes.json"
+
+
+def _set_path(doc: dict, dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    for p in parts[:-1]:
+        doc = doc.setdefault(p, {})
+    doc[parts[-1]] = value
+
+
+class ResultStore:
+    """Candidates, campaigns, reference phases and artifacts of the screening.
+
+    Parameters
+    ----------
+    handle : StoreHandle, optional
+        From :func:`screening.store.connect`; opened from the settings when omitted.
+    chunk_size : int
+        Operations per bulk write.
+    """
+
+    def __init__(self, handle: StoreHandle | None = None, *, chunk_size: int = 1000) -> None:
+        self.handle = handle or connect()
+        self.db = self.handle.db
+        self.chunk_size = chunk_size
+
+    # -- writes -------------------------------------------------------------------------
+    def upsert(
+        self,
+        collection: str,
+        updates: Iterable[tuple[str, Mapping[str, Any], Mapping[str, Any]]],
+    ) -> int:
+        """Apply ``(id, $set fields, $setOnInsert fields)`` upserts in chunks.
+
+        Returns the number of operations applied. Re-running the same updates changes
+        nothing but ``updated_at``; a rerun after an interruption never duplicates.
+        """
+        n = 0
+        chunk: list = []
+        for op in updates:
+            chunk.append(op)
+            if len(chunk) >= self.chunk_size:
+                n += self._apply(collection, chunk)
+                chunk = []
+        if chunk:
+            n += self._apply(collection, chunk)
+        return n
+
+    def _apply(self, collection: str, ops: list) -> int:
+        now = utcnow()
+        col = self.db[collection]
+        if not self.handle.embedded:
+            from pymongo import UpdateOne
+
+            col.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": i},
+                        {
+                            "$set": {**s, "updated_at": now},
+                            "$setOnInsert": {**ins, "created_at": now},
+                        },
+                        upsert=True,
+                    )
+                    for i, s, ins in ops
+                ],
+                ordered=False,
+            )
+            return len(ops)
+        ids = [i for i, _, _ in ops]
+        existing = {d["_id"]: d for d in col.find({"_id": {"$in": ids}})}
+        merged: dict[str, dict] = {}
+        for i, s, ins in ops:
+            doc = merged.get(i) or existing.get(i)
+            if doc is None:
+                doc = {"_id": i, "created_at": now}
+                for k, v in ins.items():
+                    _set_path(doc, k, v)
+            for k, v in s.items():
+                _set_path(doc, k, v)
+            doc["updated_at"] = now
+            merged[i] = doc
+        if existing:
+            col.delete_many({"_id": {"$in": list(existing)}})
+        col.insert_many(list(merged.values()))
+        return len(ops)
+
+    def set_fields(self, collection: str, updates: Mapping[str, Mapping[str, Any]]) -> int:
+        """``$set`` stage fields (e.g. ``{"relax": {...}, "stage": "relaxed"}``) by id."""
+        return self.upsert(collection, ((i, s, {}) for i, s in updates.items()))
+
+    def put_artifact(self, key: str, data: bytes, **meta: Any) -> None:
+        """Store a binary artifact (MSD curves, trajectories, PNG plots) outside candidates."""
+        from bson.binary import Binary
+
+        if len(data) > 15 * 1024 * 1024:
+            raise ValueError(f"artifact {key} is {len(data)} bytes; split it (16 MB limit)")
+        self.upsert("artifacts", [(key, {"data": Binary(data), **meta}, {})])
+
+    def get_artifact(self, key: str) -> bytes | None:
+        """Return an artifact's bytes, or None."""
+        doc = self.db["artifacts"].find_one({"_id": key})
+        return None if doc is None else bytes(doc["data"])
+
+    def flush(self) -> None:
+        """Checkpoint the embedded store to disk (no-op on a real server)."""
+        self.handle.flush()
+
+    # -- indexes ------------------------------------------------------------------------
+    def ensure_indexes(self, index_file: Path = INDEX_FILE) -> list[str]:
+        """Create the indexes declared in ``db/indexes.json``; returns their names."""
+        spec = json.loads(Path(index_file).read_text())
+        names = []
+        for collection, indexes in spec.items():
+            for ix in indexes:
+                keys = [(k, int(d)) for k, d in ix["keys"]]
+                names.append(
+                    self.db[collection].create_index(
+                        keys, name=ix["name"], unique=ix.get("unique", False)
+                    )
+                )
+        return names
