@@ -1,0 +1,200 @@
+"""Results store on the embedded backend (and on a real server when one is configured)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from screening.store import ResultStore, connect
+from screening.store.query import WhereError, parse_where
+
+REPO = Path(__file__).resolve().parents[1]
+MONGO_URI = os.environ.get("SCREENING_TEST_MONGO_URI")
+
+
+@pytest.fixture(params=["embedded", "mongodb"])
+def store(request, tmp_path, monkeypatch):
+    if request.param == "mongodb":
+        if not MONGO_URI:
+            pytest.skip("real-server run: SCREENING_TEST_MONGO_URI is not set")
+        handle = connect(MONGO_URI, db_name=f"screening_test_{os.getpid()}")
+        yield ResultStore(handle, chunk_size=7)
+        handle.db.client.drop_database(handle.db.name)
+        return
+    monkeypatch.setenv("MONGOMOCK_SERVERSTORE_FILE", str(tmp_path / "db.json"))
+    from screening.store import backend
+
+    backend._SHARED_STORES.clear()
+    yield ResultStore(chunk_size=7)
+
+
+def _ops(n, stage="generated"):
+    return [(f"c{i:04d}", {"stage": stage}, {"campaign": "t", "formula": "LiCl"}) for i in range(n)]
+
+
+def test_upsert_twice_gives_one_document(store):
+    store.upsert("candidates", _ops(20))
+    store.upsert("candidates", _ops(20))
+    assert store.db["candidates"].count_documents({}) == 20
+
+
+def test_stage_update_keeps_other_stages(store):
+    store.upsert("candidates", _ops(3))
+    store.set_fields(
+        "candidates", {"c0001": {"relax.energy_per_atom_ev": -3.67, "relax.converged": True}}
+    )
+    store.set_fields("candidates", {"c0001": {"md.1000": {"status": "completed"}, "stage": "done"}})
+    doc = store.db["candidates"].find_one({"_id": "c0001"})
+    assert doc["relax"] == {"energy_per_atom_ev": -3.67, "converged": True}
+    assert doc["md"]["1000"]["status"] == "completed"
+    assert doc["formula"] == "LiCl" and doc["stage"] == "done"
+
+
+def test_crash_mid_bulk_then_rerun_gives_exactly_n(store):
+    n = 50
+
+    def failing():
+        for k, op in enumerate(_ops(n)):
+            if k == 23:  # after 3 chunks of 7
+                raise RuntimeError("simulated crash")
+            yield op
+
+    with pytest.raises(RuntimeError):
+        store.upsert("candidates", failing())
+    assert 0 < store.db["candidates"].count_documents({}) < n
+    created = {d["_id"]: d["created_at"] for d in store.db["candidates"].find()}
+    store.upsert("candidates", _ops(n))
+    assert store.db["candidates"].count_documents({}) == n
+    for d in store.db["candidates"].find({"_id": {"$in": list(created)}}):
+        assert d["created_at"] == created[d["_id"]]  # reruns never reset insert-only fields
+
+
+def test_data_written_by_one_process_is_read_by_another(tmp_path):
+    path = tmp_path / "shared.json"
+    env = {
+        **os.environ,
+        "MONGOMOCK_SERVERSTORE_FILE": str(path),
+        "SCREENING_DATA_DIR": str(tmp_path),
+    }
+    env.pop("SCREENING_DB_URI", None)
+    write = (
+        "from screening.store import ResultStore; s = ResultStore(); "
+        "s.upsert('candidates', [('x%d' % i, {'score': float(i)}, {'campaign': 'p'}) "
+        "for i in range(100)]); s.flush()"
+    )
+    read = (
+        "from screening.store import ResultStore; "
+        "print(ResultStore().db['candidates'].count_documents({'campaign': 'p'}))"
+    )
+    subprocess.run([sys.executable, "-c", write], env=env, check=True, cwd=REPO)
+    out = subprocess.run(
+        [sys.executable, "-c", read], env=env, check=True, cwd=REPO, capture_output=True, text=True
+    )
+    assert out.stdout.strip() == "100"
+
+
+def test_indexes_from_db_folder(store):
+    names = store.ensure_indexes()
+    assert {"campaign_stage", "campaign_score", "campaign_status", "formula", "chemsys"} <= set(
+        names
+    )
+
+
+def test_artifacts_round_trip(store):
+    store.put_artifact("c1/md_1000K.npz", b"\x00\x01" * 1000, candidate_id="c1")
+    assert store.get_artifact("c1/md_1000K.npz") == b"\x00\x01" * 1000
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "e_hull_ev_per_atom<0.05 and mobile_ion=Li",
+            {
+                "$and": [
+                    {"stability.e_hull_ev_per_atom": {"$lt": 0.05}},
+                    {"mobile_ion": {"$eq": "Li"}},
+                ]
+            },
+        ),
+        ("score >= -3", {"score": {"$gte": -3.0}}),
+        (
+            "formula = 'Li3YCl6' or formula = \"Li3InCl6\"",
+            {"$or": [{"formula": {"$eq": "Li3YCl6"}}, {"formula": {"$eq": "Li3InCl6"}}]},
+        ),
+        (
+            "(score > 1 or stage = done) and status != failed",
+            {
+                "$and": [
+                    {"$or": [{"score": {"$gt": 1.0}}, {"stage": {"$eq": "done"}}]},
+                    {"status": {"$ne": "failed"}},
+                ]
+            },
+        ),
+    ],
+)
+def test_where_valid(text, expected):
+    assert parse_where(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("$where: 1", "'$where' is not allowed"),
+        ("score < 1 and $function", "'$function' is not allowed"),
+        ("formula = $accumulator", "'$accumulator' is not allowed"),
+        ("password < 3", "unknown field 'password'"),
+        ("score <", "ends too early"),
+        ("score < 1 score", "unexpected"),
+        ("", "empty"),
+    ],
+)
+def test_where_refused(text, message):
+    with pytest.raises(WhereError, match=message.replace("$", r"\$")):
+        parse_where(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=80))
+def test_where_fuzz_only_raises_its_own_error(text):
+    try:
+        result = parse_where(text)
+    except WhereError:
+        return
+    assert isinstance(result, dict)
+    assert "$where" not in str(result)
+
+
+def test_rank_orders_unsampled_below_measured():
+    """Same temperature: a candidate with no hops ranks below one with a measured D."""
+    from screening.analysis.score import candidate_score
+    from screening.schemas.results import DiffusionResult
+
+    common = {
+        "temperature_k": 1000,
+        "rsd_empirical": 0.3,
+        "simulated_time_ps": 20,
+        "fit_window_ps": (1, 10),
+    }
+    measured = DiffusionResult(
+        status="ok",
+        diffusivity_cm2_s=2e-6,
+        diffusivity_cm2_s_err=6e-7,
+        diffusivity_upper_cm2_s=3e-6,
+        n_eff=40,
+        **common,
+    )
+    no_hops = DiffusionResult(
+        status="insufficient_sampling", diffusivity_upper_cm2_s=2e-6, n_eff=0.3, **common
+    )
+    n = 2e22
+    s_measured = candidate_score([measured], None, n_mobile_per_cm3=n)
+    s_none = candidate_score([no_hops], None, n_mobile_per_cm3=n)
+    never = candidate_score(None, None, n_mobile_per_cm3=n)
+    assert s_measured > s_none > never
