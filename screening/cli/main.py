@@ -6,7 +6,7 @@ import warnings
 
 import typer
 
-from screening.cli import campaign_cmds, generate_cmds, mlff_cmds
+from screening.cli import campaign_cmds, generate_cmds, mlff_cmds, stability_cmds
 from screening.cli.common import setup_logging
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ app.command("relax")(mlff_cmds.relax)
 app.command("md")(mlff_cmds.md)
 app.command("generate")(generate_cmds.generate)
 app.command("rank")(campaign_cmds.rank_cmd)
+app.command("stability")(stability_cmds.stability)
 app.add_typer(campaign_cmds.campaign_app, name="campaign")
 app.add_typer(campaign_cmds.db_app, name="db")
 

@@ -15,6 +15,7 @@ from screening.flows.stages import (
     md_candidate,
     relax_chunk,
     select_for_md,
+    stability_chunk,
 )
 from screening.mlff.registry import LoadedModel
 from screening.schemas.campaign import CampaignSpec
@@ -57,6 +58,8 @@ def run_campaign(spec: CampaignSpec, store: ResultStore, model: LoadedModel) -> 
             chunk = spec.funnel.chunk_size
             for start in range(0, len(todo), chunk):
                 relax_chunk(todo[start : start + chunk], store, model, spec)
+                if spec.references:
+                    stability_chunk(todo[start : start + chunk], store, model, spec)
                 store.flush()
                 progress.advance(task, len(todo[start : start + chunk]))
             select_for_md(store, spec)

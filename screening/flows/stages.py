@@ -107,18 +107,60 @@ def relax_chunk(ids: list[str], store: ResultStore, model: LoadedModel, spec: Ca
     return {"relaxed": len(ids), "converged": sum(r.converged for r in results)}
 
 
+def stability_chunk(
+    ids: list[str], store: ResultStore, model: LoadedModel, spec: CampaignSpec
+) -> dict:
+    """E_hull and window for relaxed candidates vs the campaign's reference phases."""
+    from screening.schemas.errors import ScreeningInputError
+    from screening.stability import ReferenceSet, load_reference_structures, stability_analysis
+
+    refs = ReferenceSet(model, store).entries(
+        load_reference_structures(spec.base_dir / spec.references)
+    )
+    updates = {}
+    for d in store.db["candidates"].find({"_id": {"$in": ids}}):
+        if d.get("status") == "failed":
+            continue
+        s = Structure.from_dict(d["relax"]["structure"])
+        try:
+            res = stability_analysis(
+                s.composition,
+                d["relax"]["energy_ev"],
+                refs,
+                mobile_ion=spec.mobile_ion,
+                forcefield_name=model.name,
+            )
+        except ScreeningInputError as exc:
+            updates[d["_id"]] = {"status": "failed", "errors": [f"stability: {exc}"]}
+            continue
+        updates[d["_id"]] = {"stability": res.model_dump(mode="json")}
+    store.set_fields("candidates", updates)
+    return {"analysed": len(updates)}
+
+
 def select_for_md(store: ResultStore, spec: CampaignSpec) -> list[str]:
     """Top-K relaxed candidates (lowest E_hull when known, else lowest energy above the
     prototype-family minimum) go to MD; the rest are finished with their current score."""
     docs = list(store.db["candidates"].find({"campaign": spec.name, "stage": RELAXED}))
-    ok = [d for d in docs if d.get("status") != "failed"]
+    cut = spec.funnel.e_hull_max_ev_per_atom
+    ok = [
+        d
+        for d in docs
+        if d.get("status") != "failed"
+        and d.get("stability", {}).get("e_hull_ev_per_atom", 0.0) <= cut
+    ]
     ok.sort(key=lambda d: (d.get("stability", {}).get("e_hull_ev_per_atom", 0.0), d["_id"]))
     chosen = [d["_id"] for d in ok[: spec.funnel.top_k_md]]
     rest = {
         d["_id"]: {
             "stage": DONE,
             "status": d.get("status") if d.get("status") == "failed" else "completed",
-            "score": candidate_score(None, None, n_mobile_per_cm3=1.0),
+            "score": candidate_score(
+                None,
+                None,
+                n_mobile_per_cm3=1.0,
+                e_hull_ev_per_atom=d.get("stability", {}).get("e_hull_ev_per_atom"),
+            ),
         }
         for d in docs
         if d["_id"] not in chosen
