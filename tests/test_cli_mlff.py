@@ -78,3 +78,41 @@ def test_bad_input_exits_nonzero_with_one_line(args, expected, tmp_path, licl_ci
     assert out.exit_code != 0
     lines = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1 and expected in lines[0]
+
+
+def test_diffusion_json_and_plots(tensornet, licl_cif, tmp_path):
+    out = runner.invoke(
+        app,
+        [
+            "diffusion",
+            str(licl_cif),
+            "--temperatures",
+            "600",
+            "--temperatures",
+            "800",
+            "--temperatures",
+            "1000",
+            "--steps",
+            "20",
+            "--equilibration",
+            "10",
+            "--plots",
+            str(tmp_path),
+            "--json",
+        ],
+    )
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(doc["temperatures"]) == 3
+    for t in doc["temperatures"]:
+        # 40 fs cannot show a hop: no bare number, but an upper bound
+        assert t["status"] == "insufficient_sampling" and t["diffusivity_cm2_s"] is None
+        assert t["diffusivity_upper_cm2_s"] > 0 and "n_eff" in t
+    assert doc["activation_energy_ev"] is None and "too_few_temperatures" in doc["flags"]
+    assert {
+        "conductivity_300k_s_cm",
+        "conductivity_300k_lower_s_cm",
+        "conductivity_300k_upper_s_cm",
+        "activation_energy_err_ev",
+    } <= set(doc)
+    assert (tmp_path / "msd.png").read_bytes()[:4] == b"\x89PNG"

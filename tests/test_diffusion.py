@@ -154,3 +154,11 @@ def test_fast_conductor_beats_licl_at_1000k(tensornet):
     assert fast.status == "ok"
     assert slow.status == "insufficient_sampling"
     assert fast.diffusivity_cm2_s >= 10 * slow.diffusivity_upper_cm2_s
+
+
+def test_arrhenius_plot_is_a_png():
+    from screening.analysis.plots import arrhenius_plot
+
+    data = _synthetic_arrhenius(0)
+    png = arrhenius_plot(data, fit_arrhenius(data, n_mobile_per_cm3=1e22))
+    assert png[:4] == b"\x89PNG" and len(png) > 5000

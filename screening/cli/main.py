@@ -6,7 +6,13 @@ import warnings
 
 import typer
 
-from screening.cli import campaign_cmds, generate_cmds, mlff_cmds, stability_cmds
+from screening.cli import (
+    campaign_cmds,
+    diffusion_cmds,
+    generate_cmds,
+    mlff_cmds,
+    stability_cmds,
+)
 from screening.cli.common import setup_logging
 
 app = typer.Typer(
@@ -27,6 +33,7 @@ app.command("md")(mlff_cmds.md)
 app.command("generate")(generate_cmds.generate)
 app.command("rank")(campaign_cmds.rank_cmd)
 app.command("stability")(stability_cmds.stability)
+app.command("diffusion")(diffusion_cmds.diffusion)
 app.add_typer(campaign_cmds.campaign_app, name="campaign")
 app.add_typer(campaign_cmds.db_app, name="db")
 

@@ -1,0 +1,82 @@
+"""PNG plots: MSD vs time per temperature, and the Arrhenius plot with the 300 K band."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import numpy as np
+
+from screening.analysis.arrhenius import K_B_EV, ROOM_T_K
+from screening.analysis.msd import MSDCurve
+from screening.schemas.results import ArrheniusResult, DiffusionResult
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def msd_plot(curves: Sequence[tuple[float, MSDCurve]]) -> bytes:
+    """MSD (±1σ) vs time lag for each (temperature_k, curve)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for t, c in curves:
+        ps = c.lag_fs / 1000
+        ax.plot(ps, c.msd_a2, label=f"{t:.0f} K")
+        ax.fill_between(ps, c.msd_a2 - c.msd_err_a2, c.msd_a2 + c.msd_err_a2, alpha=0.3)
+    ax.set_xlabel("time lag (ps)")
+    ax.set_ylabel("mobile-ion MSD (Å$^2$)")
+    ax.legend()
+    return _png(fig)
+
+
+def arrhenius_plot(results: Sequence[DiffusionResult], fit: ArrheniusResult) -> bytes:
+    """log10 D vs 1000/T with error bars, upper bounds as markers, fit and 300 K value."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for r in results:
+        x = 1000 / r.temperature_k
+        if r.status == "ok":
+            d, e = r.diffusivity_cm2_s, r.diffusivity_cm2_s_err
+            ax.errorbar(x, d, yerr=[[min(e, 0.99 * d)], [e]], fmt="o", color="C0")
+        else:
+            ax.plot(x, r.diffusivity_upper_cm2_s, "v", color="C3")
+    if fit.status == "ok":
+        xs = np.linspace(1000 / max(fit.temperatures_k), 1000 / ROOM_T_K, 50)
+        ys = fit.prefactor_cm2_s * np.exp(-fit.activation_energy_ev / (K_B_EV * 1000 / xs))
+        ax.plot(
+            xs,
+            ys,
+            "-",
+            color="C0",
+            label=f"Ea = {fit.activation_energy_ev:.2f} ± {fit.activation_energy_err_ev:.2f} eV",
+        )
+        lo = fit.conductivity_300k_lower_s_cm / fit.conductivity_300k_s_cm
+        hi = fit.conductivity_300k_upper_s_cm / fit.conductivity_300k_s_cm
+        d300 = fit.diffusivity_300k_cm2_s
+        ax.errorbar(
+            1000 / ROOM_T_K,
+            d300,
+            yerr=[[d300 * (1 - lo)], [d300 * (hi - 1)]],
+            fmt="s",
+            color="C1",
+            label="300 K (95 %)",
+        )
+        ax.legend()
+    ax.set_yscale("log")
+    ax.set_xlabel("1000 / T (1/K)")
+    ax.set_ylabel("D (cm$^2$/s)")
+    return _png(fig)
