@@ -105,3 +105,35 @@ def test_bad_options_fail_before_work(tensornet, licl):
         run_md(licl, tensornet, temperature_k=-5, steps=10, stride=10)
     with pytest.raises(ValueError, match="no Na atoms"):
         run_md(licl, tensornet, temperature_k=300, steps=10, stride=10, mobile_ion="Na")
+
+
+def test_adaptive_md_stops_at_target_or_cap(tensornet):
+    from screening.md.adaptive import run_adaptive
+
+    # hot LiCl cell: a loose target is reached before the cap, and all segments are used
+    res, ana = run_adaptive(
+        rocksalt(5.13),
+        tensornet,
+        temperature_k=1500,
+        segment_steps=40,
+        max_steps=400,
+        target_n_eff=0.25,
+        equilibration_steps=0,
+        stride=5,
+        thermostat="langevin",
+    )
+    assert res.status == "completed"
+    assert ana.result.n_eff >= 0.25 and res.n_steps < 400 and res.n_steps % 40 == 0
+    assert ana.result.simulated_time_ps == pytest.approx(res.n_steps * 2.0 / 1000)
+    # an unreachable target stops at the cap
+    res, ana = run_adaptive(
+        rocksalt(5.13),
+        tensornet,
+        temperature_k=300,
+        segment_steps=40,
+        max_steps=80,
+        target_n_eff=1e6,
+        equilibration_steps=0,
+        stride=5,
+    )
+    assert res.n_steps == 80 and ana.result.status == "insufficient_sampling"
