@@ -52,6 +52,41 @@ def run(
     typer.echo(f"campaign {spec.name} finished; `screening rank {spec.name}` shows the ranking")
 
 
+@campaign_app.command("submit")
+@handle_errors
+def submit(
+    campaign: Path = typer.Argument(..., help="Campaign YAML."),
+    launchpad: Path | None = typer.Option(None, "--launchpad", help="my_launchpad.yaml"),
+) -> None:
+    """Add the campaign's workflow to a FireWorks LaunchPad (validated first)."""
+    from screening.flows.submit import get_launchpad, submit_campaign
+
+    lp = get_launchpad(launchpad)
+    out = submit_campaign(campaign, launchpad=lp)
+    typer.echo(
+        f"submitted {out['campaign']}: {out['fireworks']} fireworks "
+        "(chunk jobs are added as the funnel runs)"
+    )
+
+
+@campaign_app.command("launch")
+@handle_errors
+def launch(
+    launchpad: Path | None = typer.Option(None, "--launchpad", help="my_launchpad.yaml"),
+    nlaunches: int = typer.Option(0, "--nlaunches", help="0: until nothing is ready."),
+) -> None:
+    """FireWorks rapidfire in this process (shares the embedded store with the results)."""
+    from fireworks import FWorker
+    from fireworks.core.rocket_launcher import rapidfire
+
+    from screening.flows.submit import get_launchpad
+
+    rapidfire(get_launchpad(launchpad), FWorker(), nlaunches=nlaunches)
+    from screening.store.results import ResultStore
+
+    ResultStore().flush()
+
+
 @campaign_app.command("status")
 @handle_errors
 def status(

@@ -1,0 +1,123 @@
+"""jobflow Makers for every stage and ``ScreeningFlowMaker`` composing the funnel.
+
+Jobs take the campaign file and chunks of candidate ids, write results to the store and
+return small summaries; fan-out jobs replace themselves with one job per chunk
+(``Response(replace=...)``), so a 10^7-candidate campaign is ~10^4 jobs, not 10^7.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from jobflow import Flow, Maker, Response, job
+
+from screening.schemas.campaign import load_campaign
+
+
+def _context(campaign_file: str, model: str | None = None):
+    from screening.mlff.registry import load_model
+    from screening.store.results import ResultStore
+
+    spec = load_campaign(campaign_file)
+    return spec, ResultStore(), (lambda: load_model(model or spec.model))
+
+
+@dataclass
+class GenerateMaker(Maker):
+    """Enumerate + filter a campaign and store one document per survivor."""
+
+    name: str = "generate"
+
+    @job
+    def make(self, campaign_file: str) -> dict:
+        from screening.flows.stages import generate_stage
+
+        spec, store, _ = _context(campaign_file)
+        store.ensure_indexes()
+        return generate_stage(spec, store)
+
+
+@dataclass
+class RelaxChunkMaker(Maker):
+    """Relax (and, with references, analyse stability of) one chunk of candidates."""
+
+    name: str = "relax chunk"
+
+    @job
+    def make(self, campaign_file: str, ids: list[str]) -> dict:
+        from screening.flows.stages import relax_chunk, stability_chunk
+
+        spec, store, model = _context(campaign_file)
+        m = model()
+        out = relax_chunk(ids, store, m, spec)
+        if spec.references:
+            stability_chunk(ids, store, m, spec)
+        store.flush()
+        return out
+
+
+@dataclass
+class MDChunkMaker(Maker):
+    """MD + diffusion + score for a chunk of selected candidates."""
+
+    name: str = "md chunk"
+
+    @job
+    def make(self, campaign_file: str, ids: list[str]) -> dict:
+        from screening.flows.stages import md_candidate
+
+        spec, store, model = _context(campaign_file)
+        m = model()
+        scores = {i: md_candidate(i, store, m, spec)["score"] for i in ids}
+        store.flush()
+        return {"scored": len(scores)}
+
+
+@dataclass
+class FanOutMaker(Maker):
+    """Replace itself by one chunk job per ``chunk_size`` candidates at a stage."""
+
+    name: str = "fan out"
+    stage: str = "relax"
+    category: str = "gpu"
+
+    def __post_init__(self) -> None:
+        if self.stage not in ("relax", "md"):
+            raise ValueError(f"stage must be 'relax' or 'md', got {self.stage!r}")
+
+    @job
+    def make(self, campaign_file: str, upstream: dict | None = None) -> Response:
+        from screening.flows.stages import GENERATED, SELECTED, ids_at, select_for_md
+
+        spec, store, _ = _context(campaign_file)
+        if self.stage == "md":
+            select_for_md(store, spec)
+            store.flush()
+        ids = ids_at(store, spec.name, GENERATED if self.stage == "relax" else SELECTED)
+        size = spec.funnel.chunk_size if self.stage == "relax" else 1
+        maker = RelaxChunkMaker() if self.stage == "relax" else MDChunkMaker()
+        jobs = [maker.make(campaign_file, ids[i : i + size]) for i in range(0, len(ids), size)]
+        for j in jobs:
+            j.update_config({"manager_config": {"_category": self.category}})
+        summary = {"chunks": len(jobs), "candidates": len(ids)}
+        if not jobs:
+            return Response(output=summary)
+        return Response(replace=Flow(jobs, output=[j.output for j in jobs]), output=summary)
+
+
+@dataclass
+class ScreeningFlowMaker(Maker):
+    """generate -> relax/stability chunks -> select top-K -> MD chunks."""
+
+    name: str = "screening"
+    gpu_category: str = "gpu"
+    relax_fanout: FanOutMaker = field(default_factory=lambda: FanOutMaker(stage="relax"))
+    md_fanout: FanOutMaker = field(default_factory=lambda: FanOutMaker(stage="md"))
+
+    def make(self, campaign_file: str) -> Flow:
+        """Build the funnel for a campaign file (validated now, not on a worker)."""
+        spec = load_campaign(campaign_file)
+        gen = GenerateMaker().make(campaign_file)
+        relax = self.relax_fanout.make(campaign_file, gen.output)
+        md = self.md_fanout.make(campaign_file, relax.output)
+        return Flow([gen, relax, md], name=f"{self.name}: {spec.name}")

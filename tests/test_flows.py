@@ -1,0 +1,116 @@
+"""End-to-end funnel: FireWorks rapidfire on the embedded LaunchPad, jobflow, resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from screening.cli.main import app
+
+REPO = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+@pytest.fixture
+def tiny_campaign(tmp_path):
+    doc = {
+        "name": "tiny",
+        "mobile_ion": "Li",
+        "prototypes": [{"path": str(REPO / "workflows" / "prototypes" / "Li3YCl6.cif")}],
+        "substitutions": {"Y": ["Y", "Sc", "Zr"], "Cl": ["Cl"]},
+        "compensation": {"enabled": True, "max_orderings": 1},
+        "funnel": {
+            "chunk_size": 2,
+            "top_k_md": 2,
+            "md_temperatures_k": [800, 1000],
+            "md_steps": 20,
+            "relax_max_steps": 20,
+            "md_max_atoms": 20,
+        },
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+@pytest.fixture
+def embedded(tmp_path, monkeypatch):
+    from screening.store import backend
+
+    monkeypatch.setenv("MONGOMOCK_SERVERSTORE_FILE", str(tmp_path / "db.json"))
+    backend._SHARED_STORES.clear()
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_fireworks_rapidfire_end_to_end(tensornet, tiny_campaign, embedded):
+    import json
+
+    from fireworks import FWorker
+    from fireworks.core.rocket_launcher import rapidfire
+
+    from screening.flows.submit import get_launchpad, submit_campaign
+
+    lp = get_launchpad()
+    assert submit_campaign(tiny_campaign, launchpad=lp)["fireworks"] == 3
+    rapidfire(lp, FWorker(), nlaunches=0)
+    states = {lp.get_fw_by_id(i).state for i in lp.get_fw_ids()}
+    assert states == {"COMPLETED"}
+    from screening.store import ResultStore
+
+    docs = list(ResultStore().db["candidates"].find())
+    assert len(docs) == 3
+    assert {d["status"] for d in docs} <= {"completed", "failed"}
+    assert all(d["stage"] == "done" for d in docs)
+    out = runner.invoke(app, ["rank", "tiny", "--json"])
+    scores = [r["score"] for r in json.loads(out.stdout)]
+    assert len(scores) == 3 and scores == sorted(scores, reverse=True)
+    status = json.loads(runner.invoke(app, ["campaign", "status", "tiny", "--json"]).stdout)
+    assert status["counts"]["stored"] == 3 == status["counts"]["stage_done"]
+    assert status["counts"]["passed_filters"] == 3
+
+
+def test_bad_campaign_submits_nothing(tiny_campaign, embedded):
+    bad = tiny_campaign.read_text() + "colour: red\n"
+    tiny_campaign.write_text(bad)
+    out = runner.invoke(app, ["campaign", "submit", str(tiny_campaign)])
+    assert out.exit_code != 0 and "unknown key 'colour'" in out.stderr
+    from screening.flows.submit import get_launchpad
+
+    assert get_launchpad().workflows.count_documents({}) == 0
+
+
+def test_killed_run_resumes_without_duplicates(tensornet, tiny_campaign, embedded):
+    env = {**os.environ, "MONGOMOCK_SERVERSTORE_FILE": str(embedded / "db.json")}
+    cmd = [sys.executable, "-m", "screening.cli.main", "campaign", "run", str(tiny_campaign)]
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    db = embedded / "db.json"
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:  # wait for the relax checkpoint
+        if db.exists() and '"relax"' in db.read_text():
+            break
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=120)
+    from screening.store import ResultStore, backend
+
+    backend._SHARED_STORES.clear()
+    first = {d["_id"]: d["created_at"] for d in ResultStore().db["candidates"].find()}
+    assert len(first) == 3
+    backend._SHARED_STORES.clear()
+    subprocess.run(cmd, env=env, cwd=REPO, check=True, capture_output=True, timeout=600)
+    backend._SHARED_STORES.clear()
+    docs = list(ResultStore().db["candidates"].find())
+    assert len(docs) == 3
+    assert all(d["stage"] == "done" for d in docs)
+    assert {d["_id"]: d["created_at"] for d in docs} == first
