@@ -114,3 +114,32 @@ def test_killed_run_resumes_without_duplicates(tensornet, tiny_campaign, embedde
     assert len(docs) == 3
     assert all(d["stage"] == "done" for d in docs)
     assert {d["_id"]: d["created_at"] for d in docs} == first
+
+
+def test_atomate2_relax_feeds_our_diffusion_maker(tensornet, embedded):
+    """atomate2's ForceFieldRelaxMaker (CHGNet) and our DiffusionMaker in one jobflow Flow."""
+    from atomate2.forcefields.jobs import ForceFieldRelaxMaker
+    from conftest import rocksalt
+    from jobflow import Flow, run_locally
+
+    from screening.flows.makers import DiffusionMaker
+
+    relax = ForceFieldRelaxMaker(force_field_name="CHGNet", steps=20).make(rocksalt(5.3))
+    diff = DiffusionMaker(
+        temperatures_k=[800, 1000], steps=10, equilibration_steps=0, model="chgnet"
+    ).make(relax.output.structure)
+    responses = run_locally(Flow([relax, diff]), ensure_success=True, log=False)
+    out = responses[diff.uuid][1].output
+    relaxed_a = out["structure"]["lattice"]["a"]
+    assert relaxed_a == pytest.approx(responses[relax.uuid][1].output.structure.lattice.a)
+    assert relaxed_a < 5.3  # the relaxed, not the input, structure reached our MD
+    assert len(out["per_temperature"]) == 2
+
+
+def test_maker_configuration_fails_early():
+    from screening.flows.makers import DiffusionMaker, FanOutMaker
+
+    with pytest.raises(ValueError, match="stage"):
+        FanOutMaker(stage="nonsense")
+    with pytest.raises(ValueError, match="temperatures_k"):
+        DiffusionMaker(temperatures_k=[-5])

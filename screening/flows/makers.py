@@ -121,3 +121,57 @@ class ScreeningFlowMaker(Maker):
         relax = self.relax_fanout.make(campaign_file, gen.output)
         md = self.md_fanout.make(campaign_file, relax.output)
         return Flow([gen, relax, md], name=f"{self.name}: {spec.name}")
+
+
+@dataclass
+class DiffusionMaker(Maker):
+    """MD at several temperatures + diffusion analysis + Arrhenius for one structure.
+
+    Composes with atomate2: ``DiffusionMaker().make(relax_job.output.structure)``.
+    """
+
+    name: str = "md diffusion"
+    temperatures_k: list[float] = field(default_factory=lambda: [800.0, 1000.0, 1200.0])
+    steps: int = 2000
+    timestep_fs: float = 2.0
+    equilibration_steps: int = 200
+    mobile_ion: str = "Li"
+    model: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.temperatures_k or any(t <= 0 for t in self.temperatures_k):
+            raise ValueError("temperatures_k must be a non-empty list of positive values")
+        if self.steps < 5 or self.timestep_fs <= 0:
+            raise ValueError("steps must be >= 5 and timestep_fs > 0")
+
+    @job
+    def make(self, structure) -> dict:
+        from pymatgen.core import Structure
+
+        from screening.analysis.arrhenius import fit_arrhenius
+        from screening.analysis.diffusion import analyse_trajectory
+        from screening.md.nvt import run_md
+        from screening.mlff.registry import load_model
+
+        s = structure if isinstance(structure, Structure) else Structure.from_dict(structure)
+        m = load_model(self.model)
+        per_t = []
+        for t in self.temperatures_k:
+            res, traj = run_md(
+                s,
+                m,
+                temperature_k=t,
+                steps=self.steps,
+                mobile_ion=self.mobile_ion,
+                timestep_fs=self.timestep_fs,
+                equilibration_steps=self.equilibration_steps,
+                stride=5,
+            )
+            per_t.append(analyse_trajectory(traj, temperature_k=res.temperature_mean_k).result)
+        n = s.composition[self.mobile_ion] / (s.volume * 1e-24)
+        fit = fit_arrhenius(per_t, n_mobile_per_cm3=n)
+        return {
+            "structure": s.as_dict(),
+            "per_temperature": [d.model_dump(mode="json") for d in per_t],
+            "arrhenius": fit.model_dump(mode="json"),
+        }
