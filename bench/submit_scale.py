@@ -14,7 +14,7 @@ import tempfile
 import time
 
 import yaml
-from _common import REPO, report
+from _common import report
 
 
 def main() -> None:

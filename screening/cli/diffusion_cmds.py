@@ -24,9 +24,7 @@ def diffusion(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """MD at each temperature -> D(T) with errors -> Ea and sigma(300 K)."""
-    from screening.analysis.arrhenius import fit_arrhenius
-    from screening.analysis.diffusion import analyse_trajectory
-    from screening.md.nvt import run_md
+    from screening.md.series import diffusion_series, n_mobile_per_cm3
     from screening.schemas.errors import ScreeningInputError
 
     structure = read_structure(file)
@@ -35,24 +33,19 @@ def diffusion(
     if any(t <= 0 for t in temperatures):
         raise ScreeningInputError("--temperatures must be > 0 K")
     mlff = quiet_load_model(model)
-    per_t, curves, md = [], [], []
-    for t in temperatures:
-        res, traj = run_md(
-            structure,
-            mlff,
-            temperature_k=t,
-            steps=steps,
-            mobile_ion=mobile_ion,
-            timestep_fs=timestep,
-            equilibration_steps=equilibration,
-            stride=5,
-        )
-        md.append(res)
-        a = analyse_trajectory(traj, temperature_k=res.temperature_mean_k, min_n_eff=min_n_eff)
-        per_t.append(a.result)
-        curves.append((t, a.curve))
-    n = structure.composition[mobile_ion] / (structure.volume * 1e-24)
-    fit = fit_arrhenius(per_t, n_mobile_per_cm3=n)
+    runs, fit = diffusion_series(
+        structure,
+        mlff,
+        temperatures_k=temperatures,
+        steps=steps,
+        mobile_ion=mobile_ion,
+        timestep_fs=timestep,
+        equilibration_steps=equilibration,
+        min_n_eff=min_n_eff,
+    )
+    per_t = [r.diffusion for r in runs]
+    curves = [(r.md.temperature_target_k, r.analysis.curve) for r in runs if r.analysis]
+    n = n_mobile_per_cm3(structure, mobile_ion)
     if plots:
         from screening.analysis.plots import arrhenius_plot, msd_plot
 
@@ -61,8 +54,7 @@ def diffusion(
         (plots / "arrhenius.png").write_bytes(arrhenius_plot(per_t, fit))
     doc = {
         "temperatures": [
-            {**r.model_dump(mode="json"), "md_status": m.status}
-            for r, m in zip(per_t, md, strict=True)
+            {**r.diffusion.model_dump(mode="json"), "md_status": r.md.status} for r in runs
         ],
         **fit.model_dump(mode="json"),
         "haven_ratio": 1.0,

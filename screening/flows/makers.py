@@ -148,28 +148,20 @@ class DiffusionMaker(Maker):
     def make(self, structure) -> dict:
         from pymatgen.core import Structure
 
-        from screening.analysis.arrhenius import fit_arrhenius
-        from screening.analysis.diffusion import analyse_trajectory
-        from screening.md.nvt import run_md
+        from screening.md.series import diffusion_series
         from screening.mlff.registry import load_model
 
         s = structure if isinstance(structure, Structure) else Structure.from_dict(structure)
-        m = load_model(self.model)
-        per_t = []
-        for t in self.temperatures_k:
-            res, traj = run_md(
-                s,
-                m,
-                temperature_k=t,
-                steps=self.steps,
-                mobile_ion=self.mobile_ion,
-                timestep_fs=self.timestep_fs,
-                equilibration_steps=self.equilibration_steps,
-                stride=5,
-            )
-            per_t.append(analyse_trajectory(traj, temperature_k=res.temperature_mean_k).result)
-        n = s.composition[self.mobile_ion] / (s.volume * 1e-24)
-        fit = fit_arrhenius(per_t, n_mobile_per_cm3=n)
+        runs, fit = diffusion_series(
+            s,
+            load_model(self.model),
+            temperatures_k=self.temperatures_k,
+            steps=self.steps,
+            mobile_ion=self.mobile_ion,
+            timestep_fs=self.timestep_fs,
+            equilibration_steps=self.equilibration_steps,
+        )
+        per_t = [r.diffusion for r in runs]
         return {
             "structure": s.as_dict(),
             "per_temperature": [d.model_dump(mode="json") for d in per_t],

@@ -11,17 +11,14 @@ from collections.abc import Iterator
 
 from pymatgen.core import Structure
 
-from screening.analysis.arrhenius import fit_arrhenius
-from screening.analysis.diffusion import analyse_trajectory
 from screening.analysis.score import candidate_score
 from screening.generate.enumerate import Enumerator, build_structure
 from screening.generate.parents import load_prototypes
-from screening.md.nvt import run_md
+from screening.md.series import diffusion_series, n_mobile_per_cm3
 from screening.mlff.registry import LoadedModel
 from screening.mlff.relax import relax_batch
 from screening.schemas.campaign import CampaignSpec
 from screening.schemas.provenance import Provenance
-from screening.schemas.results import DiffusionResult
 from screening.store.results import ResultStore
 
 logger = logging.getLogger(__name__)
@@ -187,37 +184,22 @@ def md_candidate(cid: str, store: ResultStore, model: LoadedModel, spec: Campaig
     s = _md_cell(Structure.from_dict(doc["relax"]["structure"]), spec.funnel.md_max_atoms)
     mobile = next((el.symbol for el in s.composition if el.symbol in ("Li", "Na")), None)
     f = spec.funnel
-    per_t: list[DiffusionResult] = []
+    runs, arr = diffusion_series(
+        s,
+        model,
+        temperatures_k=f.md_temperatures_k,
+        steps=f.md_steps,
+        mobile_ion=mobile,
+        timestep_fs=f.md_timestep_fs,
+        equilibration_steps=min(200, f.md_steps),
+    )
     md_docs = {}
-    for t in f.md_temperatures_k:
-        res, traj = run_md(
-            s,
-            model,
-            temperature_k=t,
-            steps=f.md_steps,
-            mobile_ion=mobile,
-            timestep_fs=f.md_timestep_fs,
-            equilibration_steps=min(200, f.md_steps),
-            stride=5,
-        )
-        md_docs[str(int(t))] = res.model_dump(mode="json")
-        store.put_artifact(f"{cid}/md_{int(t)}K.npz", traj.to_bytes(), candidate_id=cid)
-        if res.status == "failed":
-            per_t.append(
-                DiffusionResult(
-                    temperature_k=t,
-                    status="failed",
-                    diffusivity_upper_cm2_s=float("inf"),
-                    n_eff=0,
-                    rsd_empirical=float("inf"),
-                    simulated_time_ps=0,
-                    fit_window_ps=(0, 0),
-                )
-            )
-            continue
-        per_t.append(analyse_trajectory(traj, temperature_k=res.temperature_mean_k).result)
-    n_per_cm3 = s.composition[mobile] / (s.volume * 1e-24)
-    arr = fit_arrhenius(per_t, n_mobile_per_cm3=n_per_cm3)
+    for r in runs:
+        t = int(r.md.temperature_target_k)
+        md_docs[str(t)] = r.md.model_dump(mode="json")
+        store.put_artifact(f"{cid}/md_{t}K.npz", r.trajectory.to_bytes(), candidate_id=cid)
+    per_t = [r.diffusion for r in runs]
+    n_per_cm3 = n_mobile_per_cm3(s, mobile)
     e_hull = doc.get("stability", {}).get("e_hull_ev_per_atom")
     score = candidate_score(per_t, arr, n_mobile_per_cm3=n_per_cm3, e_hull_ev_per_atom=e_hull)
     store.set_fields(

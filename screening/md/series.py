@@ -1,0 +1,83 @@
+"""MD at several temperatures, each analysed, then one Arrhenius fit (shared by the CLI,
+the jobflow DiffusionMaker and the campaign funnel)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pymatgen.core import Structure
+
+from screening.analysis.arrhenius import fit_arrhenius
+from screening.analysis.diffusion import DiffusionAnalysis, analyse_trajectory
+from screening.md.nvt import run_md
+from screening.mlff.registry import LoadedModel
+from screening.schemas.results import ArrheniusResult, DiffusionResult, MDResult
+from screening.schemas.trajectory import MDTrajectory
+
+
+@dataclass
+class TemperatureRun:
+    """One temperature: the MD summary, its compact trajectory and the analysis (None if
+    the MD failed)."""
+
+    md: MDResult
+    trajectory: MDTrajectory
+    analysis: DiffusionAnalysis | None
+
+    @property
+    def diffusion(self) -> DiffusionResult:
+        """The diffusion result; a failed MD gives status ``failed`` with an infinite bound."""
+        if self.analysis is not None:
+            return self.analysis.result
+        return DiffusionResult(
+            temperature_k=self.md.temperature_target_k,
+            status="failed",
+            diffusivity_upper_cm2_s=float("inf"),
+            n_eff=0,
+            rsd_empirical=float("inf"),
+            simulated_time_ps=0,
+            fit_window_ps=(0, 0),
+        )
+
+
+def n_mobile_per_cm3(structure: Structure, mobile_ion: str) -> float:
+    """Mobile-ion number density, cm^-3."""
+    return structure.composition[mobile_ion] / (structure.volume * 1e-24)
+
+
+def diffusion_series(
+    structure: Structure,
+    model: LoadedModel,
+    *,
+    temperatures_k: Sequence[float],
+    steps: int,
+    mobile_ion: str = "Li",
+    timestep_fs: float = 2.0,
+    equilibration_steps: int = 200,
+    stride: int = 5,
+    min_n_eff: float = 20.0,
+) -> tuple[list[TemperatureRun], ArrheniusResult]:
+    """Run MD at each temperature, analyse each run, fit Arrhenius over the sampled ones."""
+    runs = []
+    for t in temperatures_k:
+        md, traj = run_md(
+            structure,
+            model,
+            temperature_k=t,
+            steps=steps,
+            mobile_ion=mobile_ion,
+            timestep_fs=timestep_fs,
+            equilibration_steps=equilibration_steps,
+            stride=stride,
+        )
+        analysis = None
+        if md.status != "failed":
+            analysis = analyse_trajectory(
+                traj, temperature_k=md.temperature_mean_k, min_n_eff=min_n_eff
+            )
+        runs.append(TemperatureRun(md, traj, analysis))
+    fit = fit_arrhenius(
+        [r.diffusion for r in runs], n_mobile_per_cm3=n_mobile_per_cm3(structure, mobile_ion)
+    )
+    return runs, fit
