@@ -24,15 +24,24 @@ def entries(tensornet):
     return ReferenceSet(tensornet).entries(load_reference_structures(REFS))
 
 
-def test_licl_on_hull_and_strained_above(tensornet, entries):
-    relaxed = relax_structure(rocksalt(5.13), tensornet, fmax=0.01)
-    res = stability_analysis(
+@pytest.fixture(scope="module")
+def relaxed_licl(tensornet):
+    return relax_structure(rocksalt(5.13), tensornet, fmax=0.01)
+
+
+@pytest.fixture(scope="module")
+def licl_stability(tensornet, entries, relaxed_licl):
+    return stability_analysis(
         rocksalt(5.13).composition,
-        relaxed.energy_ev,
+        relaxed_licl.energy_ev,
         entries,
         mobile_ion="Li",
         forcefield_name=tensornet.name,
     )
+
+
+def test_licl_on_hull_and_strained_above(tensornet, entries, relaxed_licl, licl_stability):
+    relaxed, res = relaxed_licl, licl_stability
     assert res.e_hull_ev_per_atom == pytest.approx(0.0, abs=1e-3)
     assert res.decomposition == {"LiCl": 1.0}
     strained = rocksalt(5.13 * 1.04)
@@ -47,15 +56,8 @@ def test_licl_on_hull_and_strained_above(tensornet, entries):
     assert res_s.e_hull_ev_per_atom == pytest.approx(expected, abs=2e-3)
 
 
-def test_licl_window_against_experiment(tensornet, entries):
-    relaxed = relax_structure(rocksalt(5.13), tensornet, fmax=0.01)
-    res = stability_analysis(
-        rocksalt(5.13).composition,
-        relaxed.energy_ev,
-        entries,
-        mobile_ion="Li",
-        forcefield_name=tensornet.name,
-    )
+def test_licl_window_against_experiment(licl_stability):
+    res = licl_stability
     red, ox = res.window_v
     print(
         f"LiCl window: {red:.3f} .. {ox:.3f} V vs Li/Li+; oxidation deviation from "

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from screening.cli.common import emit_json, handle_errors, quiet_load_model
-from screening.generate.readers import read_structure
+from screening.generate.readers import read_structure, require_element
 
 
 @handle_errors
@@ -28,8 +28,7 @@ def diffusion(
     from screening.schemas.errors import ScreeningInputError
 
     structure = read_structure(file)
-    if mobile_ion not in {el.symbol for el in structure.composition}:
-        raise ScreeningInputError(f"{file}: no {mobile_ion} atoms in {structure.formula}")
+    require_element(structure, mobile_ion, file)
     if any(t <= 0 for t in temperatures):
         raise ScreeningInputError("--temperatures must be > 0 K")
     mlff = quiet_load_model(model)

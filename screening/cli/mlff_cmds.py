@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from screening.cli.common import emit_json, handle_errors, quiet_load_model
-from screening.generate.readers import read_structure
+from screening.generate.readers import read_structure, require_element
 
 
 @handle_errors
@@ -58,8 +58,7 @@ def md(
             f"--thermostat: expected nose-hoover-chain|langevin|nve, got {thermostat}"
         )
     structure = read_structure(file)
-    if mobile_ion not in {el.symbol for el in structure.composition}:
-        raise ScreeningInputError(f"{file}: no {mobile_ion} atoms in {structure.formula}")
+    require_element(structure, mobile_ion, file)
     if steps < stride:
         raise ScreeningInputError(f"--steps must be >= --stride ({stride}), got {steps}")
     mlff = quiet_load_model(model)

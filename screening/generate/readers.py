@@ -43,3 +43,9 @@ def read_structure(path: str | Path, *, require_ordered: bool = True) -> Structu
             "order it first (e.g. pymatgen OrderDisorderedStructureTransformation)"
         )
     return structure
+
+
+def require_element(structure: Structure, element: str, source: str | Path) -> None:
+    """Raise a one-line :class:`ScreeningInputError` when ``element`` is absent."""
+    if element not in {el.symbol for el in structure.composition}:
+        raise ScreeningInputError(f"{source}: no {element} atoms in {structure.formula}")
