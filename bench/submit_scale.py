@@ -22,11 +22,32 @@ def main() -> None:
     os.environ["SCREENING_DATA_DIR"] = tmp
     os.environ["MONGOMOCK_SERVERSTORE_FILE"] = os.path.join(tmp, "db.json")
     doc = {
-        "name": "submit-scale", "mobile_ion": "Li",
+        "name": "submit-scale",
+        "mobile_ion": "Li",
         "prototypes": [{"pymatgen": "LiFePO4"}],
         "substitutions": {
-            "Fe": ["Fe", "Mn", "Co", "Ni", "Mg", "Zn", "Cu", "Ca", "Sr", "Ti", "V", "Cr", "Zr",
-                   "Sn", "Ge", "Si", "Al", "Ga", "Y", "Sc"],
+            "Fe": [
+                "Fe",
+                "Mn",
+                "Co",
+                "Ni",
+                "Mg",
+                "Zn",
+                "Cu",
+                "Ca",
+                "Sr",
+                "Ti",
+                "V",
+                "Cr",
+                "Zr",
+                "Sn",
+                "Ge",
+                "Si",
+                "Al",
+                "Ga",
+                "Y",
+                "Sc",
+            ],
             "P": ["P", "V", "Si", "Ge", "S", "Mo"],
         },
         "mixing": {"max_species_per_site": 2, "fractions": [0.25, 0.5], "max_orderings": 6},
@@ -48,14 +69,16 @@ def main() -> None:
     out = submit_campaign(path, launchpad=lp)
     seconds = time.perf_counter() - t0
     chunks = math.ceil(counts["passed"] / spec.funnel.chunk_size)
-    report({
-        "bench": "submit_scale",
-        "candidates": counts["passed"],
-        "enumerated": counts["enumerated"],
-        "fireworks_at_submit": out["fireworks"],
-        "fireworks": chunks + out["fireworks"] + spec.funnel.top_k_md,
-        "seconds": seconds,
-    })
+    report(
+        {
+            "bench": "submit_scale",
+            "candidates": counts["passed"],
+            "enumerated": counts["enumerated"],
+            "fireworks_at_submit": out["fireworks"],
+            "fireworks": chunks + out["fireworks"] + spec.funnel.top_k_md,
+            "seconds": seconds,
+        }
+    )
 
 
 if __name__ == "__main__":

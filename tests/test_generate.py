@@ -195,24 +195,73 @@ def test_yaml_error_names_the_line(tmp_path):
     assert res.exit_code != 0 and "YAML error at line" in res.stderr
 
 
-def test_large_campaign_is_at_least_1e7_and_streams():
-    """The shipped large campaign sizes >= 10^7 in bounded memory (run in a subprocess)."""
+def _count_in_subprocess(path: Path) -> dict:
+    """``Enumerator.count()`` in a fresh interpreter; adds its peak RSS in MB."""
     code = (
-        "import resource, json; from screening.schemas.campaign import load_campaign;"
+        "import resource, json, sys; from screening.schemas.campaign import load_campaign;"
         "from screening.generate.parents import load_prototypes;"
         "from screening.generate.enumerate import Enumerator;"
-        "s = load_campaign('workflows/large-space.yaml'); e = Enumerator(s, load_prototypes(s));"
+        "s = load_campaign(sys.argv[1]); e = Enumerator(s, load_prototypes(s));"
         "c = e.count(); c['rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024;"
         "print(json.dumps(c))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", code, str(path)],
         cwd=REPO,
         capture_output=True,
         text=True,
         check=True,
         timeout=120,
     )
-    doc = json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_large_campaign_is_at_least_1e7_and_streams():
+    """The shipped large campaign sizes >= 10^7 in < 2 min with peak memory < 1 GB."""
+    doc = _count_in_subprocess(REPO / "workflows" / "large-space.yaml")
+    print("large-space:", doc)
     assert doc["enumerated"] >= 10**7
     assert doc["rss_mb"] < 1024
+
+
+_MEM_CAMPAIGN = """name: mem-{name}
+mobile_ion: Li
+prototypes:
+  - path: {proto}
+  - pymatgen: LiFePO4
+substitutions:
+{subs}
+mixing: {{max_species_per_site: 2, fractions: [0.25, 0.5], max_orderings: 8}}
+compensation: {{enabled: true, max_orderings: 4}}
+filters: {{charge_neutral: true, max_atoms: 120, min_substitution_probability: 0.0}}
+"""
+
+
+def test_peak_memory_is_flat_from_1e5_to_1e7(tmp_path):
+    """Same prototypes, 100x more candidates: peak memory within 20% (caches are capped)."""
+    proto = REPO / "workflows" / "prototypes" / "Li3YCl6.cif"
+    small = {
+        "Li": "[Li, Na]",
+        "Y": "[Y, Sc, In, Zr, Hf, Er, Ho, Lu]",
+        "Cl": "[Cl, Br, I]",
+        "Fe": "[Fe, Mn, Co, Ni, Mg, Zn, Cu, Ca]",
+        "P": "[P, V, Si]",
+    }
+    big = {
+        "Li": "[Li, Na]",
+        "Y": "[Y, Sc, In, Zr, Hf, Er, Ho, Lu, Yb, Tm, Dy, Gd, Al, Ga]",
+        "Cl": "[Cl, Br, I, F]",
+        "Fe": "[Fe, Mn, Co, Ni, Mg, Zn, Cu, Ca, Sr, Ti, V, Cr]",
+        "P": "[P, V, Si, Ge, S]",
+        "O": "[O, S]",
+    }
+    docs = {}
+    for name, subs in (("small", small), ("big", big)):
+        text = "\n".join(f"  {k}: {v}" for k, v in subs.items())
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(_MEM_CAMPAIGN.format(name=name, proto=proto, subs=text))
+        docs[name] = _count_in_subprocess(path)
+    print({k: (d["enumerated"], round(d["rss_mb"], 1)) for k, d in docs.items()})
+    assert 5 * 10**4 <= docs["small"]["enumerated"] <= 5 * 10**5
+    assert docs["big"]["enumerated"] >= 10**7
+    assert docs["big"]["rss_mb"] <= 1.2 * docs["small"]["rss_mb"]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from pymatgen.core import Element, Species
 
+from screening.filters.cache import BoundedCache
 from screening.schemas.campaign import FilterSpec
 
 # Verdict reasons (the keys of rejected_by_reason)
@@ -73,19 +74,26 @@ class CompositionFilters:
         self.mobile_ion = mobile_ion
         self.compensation = compensation
         self.excluded = frozenset(spec.exclude_elements)
-        self._charge_cache: dict[tuple, Verdict] = {}
-        self._prob_cache: dict[tuple, float] = {}
+        self._charge_cache: BoundedCache[Verdict] = BoundedCache()
+        self._prob_cache: dict[tuple, float] = {}  # species pairs: bounded by the table
         self._sp = None
 
     def charge(self, key: tuple, n_mobile: int) -> Verdict:
         """Neutrality of a composition.
 
         ``key`` is a tuple of (element, count, sign, original element, original oxidation)
-        per site group; ``n_mobile`` the mobile-ion count available for removal.
+        per site group; ``n_mobile`` the mobile-ion count available for removal. The cache
+        key keeps only what the answer depends on: the original element matters only for an
+        unreplaced site (it fixes the oxidation state).
         """
-        hit = self._charge_cache.get(key)
-        if hit is not None:
-            return hit
+        canonical = tuple(
+            sorted((el, count, sign, q0 if el == orig else 0) for el, count, sign, orig, q0 in key)
+        )
+        return self._charge_cache.get_or_compute(
+            (canonical, n_mobile), lambda: self._charge(key, n_mobile)
+        )
+
+    def _charge(self, key: tuple, n_mobile: int) -> Verdict:
         options = [
             [(q * count) for q in _oxidation_options(el, sign, orig, q0)]
             for el, count, sign, orig, q0 in key
@@ -103,7 +111,6 @@ class CompositionFilters:
                 verdict = Verdict(INTERSTITIAL)
             else:
                 verdict = Verdict(CHARGE)
-        self._charge_cache[key] = verdict
         return verdict
 
     def elements_allowed(self, elements) -> bool:

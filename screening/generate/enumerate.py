@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from pymatgen.core import Composition, Element, Species, Structure
 
+from screening.filters.cache import BoundedCache
 from screening.filters.chemistry import (
     ELECTRONEG,
     EXCLUDED,
@@ -105,7 +106,7 @@ class Enumerator:
         self.enumerated = 0
         self.passed = 0
         self.rejected: Counter = Counter()
-        self._formula_cache: dict[tuple, str] = {}
+        self._formula_cache: BoundedCache[str] = BoundedCache()
 
     def _maps(self, p: int) -> Iterator[tuple[str, tuple, int, int, str]]:
         """Yield (substitution, options, removed, n_orderings, formula) or count rejections."""
@@ -168,10 +169,9 @@ class Enumerator:
             if removed:
                 counts[mobile] -= removed
             ckey = tuple(sorted(counts.items()))
-            formula = self._formula_cache.get(ckey)
-            if formula is None:
-                formula = Composition(dict(ckey)).reduced_formula
-                self._formula_cache[ckey] = formula
+            formula = self._formula_cache.get_or_compute(
+                ckey, lambda ckey=ckey: Composition(dict(ckey)).reduced_formula
+            )
             text = ";".join(_option_text(el, o) for el, o in zip(elements, combo, strict=True))
             if removed:
                 text += f";-{mobile}{removed}"
