@@ -265,3 +265,42 @@ def test_peak_memory_is_flat_from_1e5_to_1e7(tmp_path):
     assert 5 * 10**4 <= docs["small"]["enumerated"] <= 5 * 10**5
     assert docs["big"]["enumerated"] >= 10**7
     assert docs["big"]["rss_mb"] <= 1.2 * docs["small"]["rss_mb"]
+
+
+def test_cross_prototype_duplicates_marked_once(tmp_path):
+    """LiCl given as a conventional and as a primitive cell: every Cl/Br candidate of the
+    second prototype duplicates one of the first; CsCl-type LiCl is a different crystal."""
+    from conftest import rocksalt
+    from pymatgen.core import Lattice, Structure
+
+    from screening.flows.stages import GENERATED, generate_stage, ids_at
+    from screening.store import ResultStore
+
+    conv = rocksalt(5.13)
+    conv.to(filename=str(tmp_path / "conv.cif"))
+    conv.get_primitive_structure().to(filename=str(tmp_path / "prim.cif"))
+    Structure(Lattice.cubic(3.2), ["Li", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]).to(
+        filename=str(tmp_path / "cscl.cif")
+    )
+    (tmp_path / "c.yaml").write_text(
+        "name: dup\nmobile_ion: Li\nprototypes:\n  - path: conv.cif\n  - path: prim.cif\n"
+        "  - path: cscl.cif\nsubstitutions:\n  Cl: [Cl, Br]\n"
+    )
+    spec = load_campaign(tmp_path / "c.yaml")
+    store = ResultStore()
+    out = generate_stage(spec, store)
+    assert out["written"] == 6
+    assert out["rejected_by_reason"]["structural_duplicate"] == 2
+    dups = list(store.db["candidates"].find({"status": "duplicate"}))
+    assert len(dups) == 2
+    kept = {d["duplicate_of"] for d in dups}
+    for d in dups:
+        twin = store.db["candidates"].find_one({"_id": d["duplicate_of"]})
+        assert twin["formula"] == d["formula"] and twin["prototype"] != d["prototype"]
+        assert "cscl" not in (twin["prototype"], d["prototype"])
+    assert len(ids_at(store, "dup", GENERATED)) == 4 and kept <= set(
+        ids_at(store, "dup", GENERATED)
+    )
+    again = generate_stage(spec, store)  # rerun: nothing new, same counts, same documents
+    assert again["rejected_by_reason"]["structural_duplicate"] == 2
+    assert store.db["candidates"].count_documents({"campaign": "dup"}) == 6

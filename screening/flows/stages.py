@@ -55,6 +55,12 @@ def generate_stage(spec: CampaignSpec, store: ResultStore) -> dict:
 
     n = store.upsert("candidates", ops())
     counts = enum.summary()
+    dedup_stage(spec, store)
+    dups = store.db["candidates"].count_documents({"campaign": spec.name, "status": "duplicate"})
+    counts["rejected_by_reason"] = {
+        **counts["rejected_by_reason"],
+        **({"structural_duplicate": dups} if dups else {}),
+    }
     store.upsert(
         "campaigns",
         [
@@ -67,6 +73,49 @@ def generate_stage(spec: CampaignSpec, store: ResultStore) -> dict:
     )
     store.flush()
     return {**counts, "written": n}
+
+
+def dedup_stage(spec: CampaignSpec, store: ResultStore) -> int:
+    """Mark cross-prototype structural duplicates; returns how many are marked.
+
+    The database groups the campaign by reduced formula and returns only the formulas that
+    come from more than one prototype; those buckets are compared one at a time with
+    ``StructureMatcher``. The lowest id of a group is kept; the others finish at once with
+    status ``duplicate`` and ``duplicate_of``. Idempotent: a rerun marks nothing new.
+    """
+    from screening.filters.structural import BucketMember, cross_prototype_duplicates
+
+    col = store.db["candidates"]
+    buckets = col.aggregate(
+        [
+            {"$match": {"campaign": spec.name}},
+            {"$group": {"_id": "$formula", "prototypes": {"$addToSet": "$prototype"}}},
+        ]
+    )
+    marked = 0
+    for b in buckets:
+        if len(b["prototypes"]) < 2:
+            continue
+        members = [
+            BucketMember(d["_id"], d["prototype"], Structure.from_dict(d["structure"]))
+            for d in col.find(
+                {"campaign": spec.name, "formula": b["_id"]}, {"prototype": 1, "structure": 1}
+            )
+        ]
+        dup = cross_prototype_duplicates(members)
+        pending = {
+            d["_id"] for d in col.find({"_id": {"$in": list(dup)}, "stage": GENERATED}, {"_id": 1})
+        }
+        store.set_fields(
+            "candidates",
+            {
+                i: {"stage": DONE, "status": "duplicate", "duplicate_of": dup[i]}
+                for i in sorted(pending)
+            },
+        )
+        marked += len(pending)
+    logger.info("%d cross-prototype duplicates marked", marked)
+    return marked
 
 
 def ids_at(store: ResultStore, campaign: str, stage: str) -> list[str]:
