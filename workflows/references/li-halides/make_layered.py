@@ -60,7 +60,8 @@ for f, (b, m, x, d, c) in CASES.items():
     txt = open(name).read()
     head = (
         f"# {f}: idealised {kind}; M-{x} = {d} A (Shannon radii), interlayer repeat {c} A.\n"
-        f"# Built by removing metals from a CdI2-type close-packed layer; relaxed by the MLFF before use.\n"
+        "# Built by removing metals from a CdI2-type close-packed layer; "
+        "relaxed by the MLFF before use.\n"
     )
     open(name, "w").write(head + txt)
     print(f, len(s), s.lattice.abc)
