@@ -46,36 +46,75 @@ def embedded(tmp_path, monkeypatch):
     from screening.store import backend
 
     monkeypatch.setenv("MONGOMOCK_SERVERSTORE_FILE", str(tmp_path / "db.json"))
-    backend._SHARED_STORES.clear()
+    backend.forget_embedded()
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
 
-def test_fireworks_rapidfire_end_to_end(tensornet, tiny_campaign, embedded):
+def _fw_tool(tool: str, *args: str, cwd: Path, env: dict) -> str:
+    """Run a FireWorks command-line tool (``lpad``, ``rlaunch``) in its own process."""
+    exe = Path(sys.executable).with_name(tool)
+    out = subprocess.run(
+        [str(exe), "-l", "my_launchpad.yaml", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout
+
+
+def test_fireworks_rlaunch_end_to_end(tensornet, tiny_campaign, embedded):
+    """Submit with our CLI; run with FireWorks' own ``rlaunch rapidfire`` and inspect with
+    ``lpad`` in separate processes on the embedded file; then rank and status."""
     import json
 
-    from fireworks import FWorker
-    from fireworks.core.rocket_launcher import rapidfire
+    from screening.schemas.documents import CandidateDoc
+    from screening.store import ResultStore, backend
 
-    from screening.flows.submit import get_launchpad, submit_campaign
+    out = runner.invoke(app, ["campaign", "submit", str(tiny_campaign)])
+    assert out.exit_code == 0 and "4 fireworks" in out.stdout, out.output
+    out = runner.invoke(app, ["db", "launchpad-file", "my_launchpad.yaml"])
+    assert out.exit_code == 0 and "MONGOMOCK_SERVERSTORE_FILE" in out.stdout
+    ResultStore().flush()
+    backend.forget_embedded()
+    env = {**os.environ, "MONGOMOCK_SERVERSTORE_FILE": str(embedded / "db.json")}
+    _fw_tool("rlaunch", "rapidfire", cwd=embedded, env=env)
+    wf = json.loads(_fw_tool("lpad", "get_wflows", "-d", "more", cwd=embedded, env=env))
+    assert wf["state"] == "COMPLETED"
+    assert set(wf["states"].values()) == {"COMPLETED"}
+    _fw_tool("lpad", "detect_lostruns", cwd=embedded, env=env)
+    fws = json.loads(_fw_tool("lpad", "get_fws", "-d", "all", cwd=embedded, env=env))
+    md = [f for f in fws if f["name"].startswith("md chunk")]
+    assert md and all(f["spec"]["_category"] == "gpu" for f in md)
 
-    lp = get_launchpad()
-    assert submit_campaign(tiny_campaign, launchpad=lp)["fireworks"] == 3
-    rapidfire(lp, FWorker(), nlaunches=0)
-    states = {lp.get_fw_by_id(i).state for i in lp.get_fw_ids()}
-    assert states == {"COMPLETED"}
-    from screening.store import ResultStore
-
-    docs = list(ResultStore().db["candidates"].find())
+    store = ResultStore()
+    docs = list(store.db["candidates"].find())
     assert len(docs) == 3
+    for d in docs:  # the stored shape is the documented one
+        CandidateDoc.model_validate(d)
     assert {d["status"] for d in docs} <= {"completed", "failed"}
     assert all(d["stage"] == "done" for d in docs)
+    # MD went to the best pre-MD candidates, the best one with the highest priority
+    by_id = {d["_id"]: d for d in docs}
+    prio = {
+        f["spec"]["_priority"]: by_id[f["spec"]["_tasks"][0]["job"]["function_args"][1][0]]
+        for f in md
+    }
+    ordered = [prio[p]["score_pre_md"] for p in sorted(prio, reverse=True)]
+    assert ordered == sorted(ordered, reverse=True)
+    for d in (d for d in docs if d.get("md")):
+        assert {f"{d['_id']}/msd.png", f"{d['_id']}/arrhenius.png"} <= set(d["artifacts"])
+        assert store.get_artifact(f"{d['_id']}/msd.png")[:8] == b"\x89PNG\r\n\x1a\n"
     out = runner.invoke(app, ["rank", "tiny", "--json"])
     scores = [r["score"] for r in json.loads(out.stdout)]
     assert len(scores) == 3 and scores == sorted(scores, reverse=True)
     status = json.loads(runner.invoke(app, ["campaign", "status", "tiny", "--json"]).stdout)
     assert status["counts"]["stored"] == 3 == status["counts"]["stage_done"]
     assert status["counts"]["passed_filters"] == 3
+    assert status["throughput"]["remaining"] == 0 and status["throughput"]["eta_s"] == 0
 
 
 def test_bad_campaign_submits_nothing(tiny_campaign, embedded):
@@ -104,12 +143,12 @@ def test_killed_run_resumes_without_duplicates(tensornet, tiny_campaign, embedde
     proc.wait(timeout=120)
     from screening.store import ResultStore, backend
 
-    backend._SHARED_STORES.clear()
+    backend.forget_embedded()
     first = {d["_id"]: d["created_at"] for d in ResultStore().db["candidates"].find()}
     assert len(first) == 3
-    backend._SHARED_STORES.clear()
+    backend.forget_embedded()
     subprocess.run(cmd, env=env, cwd=REPO, check=True, capture_output=True, timeout=600)
-    backend._SHARED_STORES.clear()
+    backend.forget_embedded()
     docs = list(ResultStore().db["candidates"].find())
     assert len(docs) == 3
     assert all(d["stage"] == "done" for d in docs)

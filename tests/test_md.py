@@ -111,7 +111,7 @@ def test_adaptive_md_stops_at_target_or_cap(tensornet):
     from screening.md.adaptive import run_adaptive
 
     # hot LiCl cell: a loose target is reached before the cap, and all segments are used
-    res, ana = run_adaptive(
+    res, _, ana = run_adaptive(
         rocksalt(5.13),
         tensornet,
         temperature_k=1500,
@@ -126,7 +126,7 @@ def test_adaptive_md_stops_at_target_or_cap(tensornet):
     assert ana.result.n_eff >= 0.25 and res.n_steps < 400 and res.n_steps % 40 == 0
     assert ana.result.simulated_time_ps == pytest.approx(res.n_steps * 2.0 / 1000)
     # an unreachable target stops at the cap
-    res, ana = run_adaptive(
+    res, _, ana = run_adaptive(
         rocksalt(5.13),
         tensornet,
         temperature_k=300,

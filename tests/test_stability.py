@@ -131,7 +131,7 @@ def test_reference_cache_is_not_recomputed(tensornet, tmp_path, monkeypatch):
     monkeypatch.setenv("MONGOMOCK_SERVERSTORE_FILE", str(tmp_path / "db.json"))
     from screening.store import backend
 
-    backend._SHARED_STORES.clear()
+    backend.forget_embedded()
     structures = load_reference_structures(REFS)[:3]
     first = ReferenceSet(tensornet, ResultStore())
     e1 = first.entries(structures)

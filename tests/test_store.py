@@ -30,7 +30,7 @@ def store(request, tmp_path, monkeypatch):
     monkeypatch.setenv("MONGOMOCK_SERVERSTORE_FILE", str(tmp_path / "db.json"))
     from screening.store import backend
 
-    backend._SHARED_STORES.clear()
+    backend.forget_embedded()
     yield ResultStore(chunk_size=7)
 
 

@@ -103,6 +103,15 @@ def status(
     else:
         for k, v in doc["counts"].items():
             typer.echo(f"{k:>24}: {v}")
+        for k, v in doc["failed_by_reason"].items():
+            typer.echo(f"{'failed in ' + k:>24}: {v}")
+        tp = doc["throughput"]
+        rate = tp["candidates_per_hour"]
+        eta = tp["eta_s"]
+        typer.echo(
+            f"{'throughput':>24}: {'-' if rate is None else f'{rate:.1f}'} candidates/h, "
+            f"ETA {'unknown' if eta is None else f'{eta / 60:.1f} min'}"
+        )
 
 
 @handle_errors
@@ -181,3 +190,28 @@ def db_init() -> None:
     names = store.ensure_indexes()
     store.flush()
     typer.echo(f"indexes: {', '.join(names)}")
+
+
+@db_app.command("launchpad-file")
+@handle_errors
+def launchpad_file(
+    out: Path = typer.Argument(Path("my_launchpad.yaml"), help="File to write."),
+) -> None:
+    """Write a FireWorks launchpad YAML for this database (for `lpad -l` / `rlaunch -l`).
+
+    Embedded mode: the FireWorks tools find the file through MONGOMOCK_SERVERSTORE_FILE,
+    which is printed; export it before running them (one process at a time on the file).
+    """
+    import yaml
+
+    from screening.settings import get_settings
+    from screening.store.backend import embedded_path
+
+    settings = get_settings()
+    if settings.db_uri:
+        doc = {"host": settings.db_uri, "uri_mode": True, "name": settings.db_name}
+        out.write_text(yaml.safe_dump(doc))
+        typer.echo(f"wrote {out} (credentials are in it: keep it private)")
+        return
+    out.write_text(yaml.safe_dump({"host": "localhost", "port": 27017, "name": settings.db_name}))
+    typer.echo(f"export MONGOMOCK_SERVERSTORE_FILE={embedded_path()}")

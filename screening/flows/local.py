@@ -9,9 +9,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from screening.flows.stages import (
     GENERATED,
-    SELECTED,
     generate_stage,
     ids_at,
+    ids_selected,
     md_candidate,
     relax_chunk,
     select_for_md,
@@ -64,7 +64,7 @@ def run_campaign(spec: CampaignSpec, store: ResultStore, model: LoadedModel) -> 
                 progress.advance(task, len(todo[start : start + chunk]))
             select_for_md(store, spec)
             store.flush()
-            todo = ids_at(store, spec.name, SELECTED)
+            todo = ids_selected(store, spec.name)
             task = progress.add_task("md + diffusion", total=len(todo))
             for cid in todo:
                 md_candidate(cid, store, model, spec)

@@ -39,9 +39,14 @@ class GenerateMaker(Maker):
 
 @dataclass
 class RelaxChunkMaker(Maker):
-    """Relax (and, with references, analyse stability of) one chunk of candidates."""
+    """Relax (and, with references, analyse stability of) one chunk of candidates.
+
+    Stability runs in the same job by default: it needs the model that is already loaded
+    and costs one phase-diagram construction per chunk, not a GPU round trip.
+    """
 
     name: str = "relax chunk"
+    with_stability: bool = True
 
     @job
     def make(self, campaign_file: str, ids: list[str]) -> dict:
@@ -50,10 +55,51 @@ class RelaxChunkMaker(Maker):
         spec, store, model = _context(campaign_file)
         m = model()
         out = relax_chunk(ids, store, m, spec)
-        if spec.references:
-            stability_chunk(ids, store, m, spec)
+        if self.with_stability and spec.references:
+            out.update(stability_chunk(ids, store, m, spec))
         store.flush()
         return out
+
+
+@dataclass
+class StabilityChunkMaker(Maker):
+    """E_form, E_hull and electrochemical window for a chunk of relaxed candidates."""
+
+    name: str = "stability chunk"
+
+    @job
+    def make(self, campaign_file: str, ids: list[str]) -> dict:
+        from screening.flows.stages import stability_chunk
+
+        spec, store, model = _context(campaign_file)
+        if not spec.references:
+            return {"analysed": 0}
+        out = stability_chunk(ids, store, model(), spec)
+        store.flush()
+        return out
+
+
+@dataclass
+class RankMaker(Maker):
+    """Final job: the campaign's top candidates and status counts (small summary)."""
+
+    name: str = "rank"
+    top: int = 10
+
+    def __post_init__(self) -> None:
+        if self.top < 1:
+            raise ValueError(f"top must be >= 1, got {self.top}")
+
+    @job
+    def make(self, campaign_file: str, upstream: dict | None = None) -> dict:
+        from screening.store.ranking import campaign_status, rank
+
+        spec, store, _ = _context(campaign_file)
+        rows = rank(store, spec.name, top=self.top)
+        return {
+            "top": [{"candidate_id": r["candidate_id"], "score": r["score"]} for r in rows],
+            "counts": campaign_status(store, spec.name)["counts"],
+        }
 
 
 @dataclass
@@ -80,25 +126,38 @@ class FanOutMaker(Maker):
     name: str = "fan out"
     stage: str = "relax"
     category: str = "gpu"
+    priority: int = 1000
 
     def __post_init__(self) -> None:
         if self.stage not in ("relax", "md"):
             raise ValueError(f"stage must be 'relax' or 'md', got {self.stage!r}")
+        if self.priority < 0:
+            raise ValueError(f"priority must be >= 0, got {self.priority}")
 
     @job
     def make(self, campaign_file: str, upstream: dict | None = None) -> Response:
-        from screening.flows.stages import GENERATED, SELECTED, ids_at, select_for_md
+        from screening.flows.stages import GENERATED, ids_at, ids_selected, select_for_md
 
         spec, store, _ = _context(campaign_file)
         if self.stage == "md":
             select_for_md(store, spec)
             store.flush()
-        ids = ids_at(store, spec.name, GENERATED if self.stage == "relax" else SELECTED)
+            ids = ids_selected(store, spec.name)  # best pre-MD score first
+        else:
+            ids = ids_at(store, spec.name, GENERATED)
         size = spec.funnel.chunk_size if self.stage == "relax" else 1
         maker = RelaxChunkMaker() if self.stage == "relax" else MDChunkMaker()
         jobs = [maker.make(campaign_file, ids[i : i + size]) for i in range(0, len(ids), size)]
-        for j in jobs:
-            j.update_config({"manager_config": {"_category": self.category}})
+        for k, j in enumerate(jobs):
+            # FireWorks runs the highest _priority first: best candidates, earliest chunks
+            j.update_config(
+                {
+                    "manager_config": {
+                        "_category": self.category,
+                        "_priority": self.priority + len(jobs) - k,
+                    }
+                }
+            )
         summary = {"chunks": len(jobs), "candidates": len(ids)}
         if not jobs:
             return Response(output=summary)
@@ -107,12 +166,13 @@ class FanOutMaker(Maker):
 
 @dataclass
 class ScreeningFlowMaker(Maker):
-    """generate -> relax/stability chunks -> select top-K -> MD chunks."""
+    """generate -> relax/stability chunks -> select top-K -> MD chunks -> rank."""
 
     name: str = "screening"
     gpu_category: str = "gpu"
     relax_fanout: FanOutMaker = field(default_factory=lambda: FanOutMaker(stage="relax"))
-    md_fanout: FanOutMaker = field(default_factory=lambda: FanOutMaker(stage="md"))
+    md_fanout: FanOutMaker = field(default_factory=lambda: FanOutMaker(stage="md", priority=2000))
+    rank: RankMaker = field(default_factory=RankMaker)
 
     def make(self, campaign_file: str) -> Flow:
         """Build the funnel for a campaign file (validated now, not on a worker)."""
@@ -120,7 +180,10 @@ class ScreeningFlowMaker(Maker):
         gen = GenerateMaker().make(campaign_file)
         relax = self.relax_fanout.make(campaign_file, gen.output)
         md = self.md_fanout.make(campaign_file, relax.output)
-        return Flow([gen, relax, md], name=f"{self.name}: {spec.name}")
+        ranked = self.rank.make(campaign_file, md.output)
+        return Flow(
+            [gen, relax, md, ranked], output=ranked.output, name=f"{self.name}: {spec.name}"
+        )
 
 
 @dataclass

@@ -11,19 +11,23 @@ from collections.abc import Iterator
 
 from pymatgen.core import Structure
 
-from screening.analysis.score import candidate_score
+from screening.analysis.score import NO_MD_SCORE, ScoreWeights, candidate_score
 from screening.generate.enumerate import Enumerator, build_structure
 from screening.generate.parents import load_prototypes
 from screening.md.series import diffusion_series, n_mobile_per_cm3
 from screening.mlff.registry import LoadedModel
 from screening.mlff.relax import relax_batch
 from screening.schemas.campaign import CampaignSpec
+from screening.schemas.documents import CandidateStage, new_candidate
 from screening.schemas.provenance import Provenance
 from screening.store.results import ResultStore
 
 logger = logging.getLogger(__name__)
 
-GENERATED, RELAXED, SELECTED, DONE = "generated", "relaxed", "selected_for_md", "done"
+GENERATED = CandidateStage.generated.value
+RELAXED = CandidateStage.relaxed.value
+SELECTED = CandidateStage.selected_for_md.value
+DONE = CandidateStage.done.value
 
 
 def generate_stage(spec: CampaignSpec, store: ResultStore) -> dict:
@@ -36,21 +40,18 @@ def generate_stage(spec: CampaignSpec, store: ResultStore) -> dict:
             yield (
                 ref.candidate_id,
                 {},
-                {
-                    "candidate_id": ref.candidate_id,
-                    "campaign": spec.name,
-                    "formula": ref.formula,
-                    "chemsys": s.composition.chemical_system,
-                    "prototype": enum.prototypes[ref.prototype].name,
-                    "substitution": ref.substitution,
-                    "ordering": ref.ordering,
-                    "mobile_ion": spec.mobile_ion,
-                    "n_atoms": len(s),
-                    "structure": s.as_dict(),
-                    "stage": GENERATED,
-                    "status": "pending",
-                    "errors": [],
-                },
+                new_candidate(
+                    candidate_id=ref.candidate_id,
+                    campaign=spec.name,
+                    formula=ref.formula,
+                    chemsys=s.composition.chemical_system,
+                    prototype=enum.prototypes[ref.prototype].name,
+                    substitution=ref.substitution,
+                    ordering=ref.ordering,
+                    mobile_ion=spec.mobile_ion,
+                    n_atoms=len(s),
+                    structure=s.as_dict(),
+                ),
             )
 
     n = store.upsert("candidates", ops())
@@ -185,34 +186,69 @@ def stability_chunk(
 
 
 def select_for_md(store: ResultStore, spec: CampaignSpec) -> list[str]:
-    """Top-K relaxed candidates (lowest E_hull when known, else lowest energy above the
-    prototype-family minimum) go to MD; the rest are finished with their current score."""
+    """Rank relaxed candidates by their pre-MD score and send the top K to MD.
+
+    The pre-MD score is the score with no diffusion data (it only carries the hull
+    penalty). Without reference phases, the energy per atom above the lowest relaxed
+    candidate of the same formula stands in for E_hull (polymorph ordering). Candidates
+    above the E_hull cut, beyond K, or failed are finished with their pre-MD score.
+    Returns the chosen ids, best first (the order MD work and FireWorks priorities follow).
+    """
     docs = list(store.db["candidates"].find({"campaign": spec.name, "stage": RELAXED}))
+    weights = score_weights(spec)
+    lowest: dict[str, float] = {}
+    for d in docs:
+        if d.get("relax"):
+            e = d["relax"]["energy_per_atom_ev"]
+            lowest[d["formula"]] = min(e, lowest.get(d["formula"], e))
+
+    def e_hull(d: dict) -> float | None:
+        if "stability" in d:
+            return d["stability"]["e_hull_ev_per_atom"]
+        if d.get("relax"):
+            return d["relax"]["energy_per_atom_ev"] - lowest[d["formula"]]
+        return None
+
+    pre = {
+        d["_id"]: candidate_score(
+            None, None, n_mobile_per_cm3=1.0, e_hull_ev_per_atom=e_hull(d), weights=weights
+        )
+        for d in docs
+    }
     cut = spec.funnel.e_hull_max_ev_per_atom
     ok = [
         d
         for d in docs
-        if d.get("status") != "failed"
-        and d.get("stability", {}).get("e_hull_ev_per_atom", 0.0) <= cut
+        if d.get("status") != "failed" and (e_hull(d) is not None and e_hull(d) <= cut)
     ]
-    ok.sort(key=lambda d: (d.get("stability", {}).get("e_hull_ev_per_atom", 0.0), d["_id"]))
+    ok.sort(key=lambda d: (-pre[d["_id"]], d["_id"]))
     chosen = [d["_id"] for d in ok[: spec.funnel.top_k_md]]
-    rest = {
-        d["_id"]: {
-            "stage": DONE,
-            "status": d.get("status") if d.get("status") == "failed" else "completed",
-            "score": candidate_score(
-                None,
-                None,
-                n_mobile_per_cm3=1.0,
-                e_hull_ev_per_atom=d.get("stability", {}).get("e_hull_ev_per_atom"),
-            ),
-        }
-        for d in docs
-        if d["_id"] not in chosen
-    }
-    store.set_fields("candidates", {**{i: {"stage": SELECTED} for i in chosen}, **rest})
+    updates = {i: {"stage": SELECTED, "score_pre_md": pre[i]} for i in chosen}
+    for d in docs:
+        if d["_id"] not in updates:
+            updates[d["_id"]] = {
+                "stage": DONE,
+                "status": "failed" if d.get("status") == "failed" else "completed",
+                "score_pre_md": pre[d["_id"]],
+                "score": pre[d["_id"]],
+            }
+    store.set_fields("candidates", updates)
     return chosen
+
+
+def ids_selected(store: ResultStore, campaign: str) -> list[str]:
+    """Candidates waiting for MD, best pre-MD score first."""
+    cur = store.db["candidates"].find(
+        {"campaign": campaign, "stage": SELECTED}, {"_id": 1, "score_pre_md": 1}
+    )
+    return [
+        d["_id"] for d in sorted(cur, key=lambda d: (-d.get("score_pre_md", NO_MD_SCORE), d["_id"]))
+    ]
+
+
+def score_weights(spec: CampaignSpec) -> ScoreWeights:
+    """The campaign's score weights (``score:`` section of the YAML)."""
+    return ScoreWeights(**spec.score.model_dump())
 
 
 def _md_cell(structure: Structure, max_atoms: int) -> Structure:
@@ -228,7 +264,10 @@ def _md_cell(structure: Structure, max_atoms: int) -> Structure:
 
 
 def md_candidate(cid: str, store: ResultStore, model: LoadedModel, spec: CampaignSpec) -> dict:
-    """MD at every temperature, diffusion analysis, Arrhenius, score; one candidate."""
+    """MD at every temperature (adaptive length when the funnel asks for it), diffusion
+    analysis, Arrhenius, score; trajectories and MSD/Arrhenius PNGs go to ``artifacts``."""
+    from screening.analysis.plots import arrhenius_plot, msd_plot
+
     doc = store.db["candidates"].find_one({"_id": cid})
     s = _md_cell(Structure.from_dict(doc["relax"]["structure"]), spec.funnel.md_max_atoms)
     mobile = next((el.symbol for el in s.composition if el.symbol in ("Li", "Na")), None)
@@ -241,16 +280,30 @@ def md_candidate(cid: str, store: ResultStore, model: LoadedModel, spec: Campaig
         mobile_ion=mobile,
         timestep_fs=f.md_timestep_fs,
         equilibration_steps=min(200, f.md_steps),
+        min_n_eff=f.md_min_n_eff,
+        target_n_eff=f.md_target_n_eff,
+        max_steps=f.md_max_steps,
     )
-    md_docs = {}
+    md_docs, keys = {}, []
     for r in runs:
         t = int(r.md.temperature_target_k)
         md_docs[str(t)] = r.md.model_dump(mode="json")
-        store.put_artifact(f"{cid}/md_{t}K.npz", r.trajectory.to_bytes(), candidate_id=cid)
+        keys.append(f"{cid}/md_{t}K.npz")
+        store.put_artifact(keys[-1], r.trajectory.to_bytes(), candidate_id=cid)
     per_t = [r.diffusion for r in runs]
+    curves = [(r.md.temperature_target_k, r.analysis.curve) for r in runs if r.analysis]
+    for name, png in (("msd.png", msd_plot(curves)), ("arrhenius.png", arrhenius_plot(per_t, arr))):
+        keys.append(f"{cid}/{name}")
+        store.put_artifact(keys[-1], png, candidate_id=cid, content_type="image/png")
     n_per_cm3 = n_mobile_per_cm3(s, mobile)
     e_hull = doc.get("stability", {}).get("e_hull_ev_per_atom")
-    score = candidate_score(per_t, arr, n_mobile_per_cm3=n_per_cm3, e_hull_ev_per_atom=e_hull)
+    score = candidate_score(
+        per_t,
+        arr,
+        n_mobile_per_cm3=n_per_cm3,
+        e_hull_ev_per_atom=e_hull,
+        weights=score_weights(spec),
+    )
     store.set_fields(
         "candidates",
         {
@@ -262,6 +315,7 @@ def md_candidate(cid: str, store: ResultStore, model: LoadedModel, spec: Campaig
                     "haven_ratio": 1.0,
                     "n_mobile_per_cm3": n_per_cm3,
                 },
+                "artifacts": keys,
                 "score": score,
                 "stage": DONE,
                 "status": "completed",

@@ -10,6 +10,7 @@ from screening.analysis.diffusion import DiffusionAnalysis, analyse_trajectory
 from screening.md.nvt import MDBlowUp, MDSession
 from screening.mlff.registry import LoadedModel
 from screening.schemas.results import MDResult
+from screening.schemas.trajectory import MDTrajectory
 
 
 def run_adaptive(
@@ -23,7 +24,7 @@ def run_adaptive(
     target_n_eff: float = 30.0,
     equilibration_steps: int = 200,
     **md_options,
-) -> tuple[MDResult, DiffusionAnalysis]:
+) -> tuple[MDResult, MDTrajectory, DiffusionAnalysis | None]:
     """Run MD in segments of ``segment_steps`` until N_eff >= ``target_n_eff`` or
     ``max_steps``; every segment is kept and analysed together.
 
@@ -41,6 +42,12 @@ def run_adaptive(
         Unrecorded steps before the first segment.
     **md_options
         Passed to :class:`screening.md.MDSession` (timestep_fs, stride, thermostat, ...).
+
+    Returns
+    -------
+    tuple
+        (MDResult over all segments, the whole compact trajectory, its diffusion analysis or
+        None when fewer than 3 frames were recorded).
     """
     if segment_steps < 1 or max_steps < segment_steps or target_n_eff <= 0:
         raise ValueError("need 1 <= segment_steps <= max_steps and target_n_eff > 0")
@@ -59,8 +66,7 @@ def run_adaptive(
     except MDBlowUp as exc:
         failure = str(exc)
     result = session.result(time.perf_counter() - t0, failure)
-    if analysis is None or failure:
-        traj = session.trajectory()
-        if len(traj.time_fs) >= 3:
-            analysis = analyse_trajectory(traj, temperature_k=temperature_k)
-    return result, analysis
+    traj = session.trajectory()
+    if (analysis is None or failure) and len(traj.time_fs) >= 3:
+        analysis = analyse_trajectory(traj, temperature_k=temperature_k)
+    return result, traj, analysis

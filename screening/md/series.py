@@ -57,10 +57,38 @@ def diffusion_series(
     equilibration_steps: int = 200,
     stride: int = 5,
     min_n_eff: float = 20.0,
+    target_n_eff: float | None = None,
+    max_steps: int | None = None,
 ) -> tuple[list[TemperatureRun], ArrheniusResult]:
-    """Run MD at each temperature, analyse each run, fit Arrhenius over the sampled ones."""
+    """Run MD at each temperature, analyse each run, fit Arrhenius over the sampled ones.
+
+    With ``target_n_eff`` the length is adaptive: segments of ``steps`` are added until the
+    run reaches that many effective jumps or ``max_steps`` production steps (default
+    10 x ``steps``); every segment is analysed together (:func:`screening.md.run_adaptive`).
+    """
+    from screening.md.adaptive import run_adaptive
+
     runs = []
     for t in temperatures_k:
+        if target_n_eff is not None:
+            md, traj, analysis = run_adaptive(
+                structure,
+                model,
+                temperature_k=t,
+                mobile_ion=mobile_ion,
+                segment_steps=steps,
+                max_steps=max_steps or 10 * steps,
+                target_n_eff=target_n_eff,
+                equilibration_steps=equilibration_steps,
+                timestep_fs=timestep_fs,
+                stride=stride,
+            )
+            if analysis is not None:
+                analysis = analyse_trajectory(
+                    traj, temperature_k=md.temperature_mean_k, min_n_eff=min_n_eff
+                )
+            runs.append(TemperatureRun(md, traj, analysis if md.status != "failed" else None))
+            continue
         md, traj = run_md(
             structure,
             model,

@@ -99,6 +99,41 @@ class FunnelSpec(_Strict):
     md_steps: int = Field(2000, ge=10, description="Production steps per temperature.")
     md_timestep_fs: float = Field(2.0, gt=0, description="MD time step, fs.")
     md_max_atoms: int = Field(120, ge=1, description="Supercell size cap for MD.")
+    md_target_n_eff: float | None = Field(
+        None,
+        gt=0,
+        description="Adaptive MD: extend each temperature in segments of md_steps until this "
+        "many effective jumps (None: fixed length md_steps).",
+    )
+    md_max_steps: int | None = Field(
+        None, ge=10, description="Adaptive MD cap on production steps (default 10 x md_steps)."
+    )
+    md_min_n_eff: float = Field(
+        20.0, gt=0, description="Below this N_eff a D(T) is insufficient_sampling."
+    )
+
+    @model_validator(mode="after")
+    def _adaptive_cap(self):
+        if self.md_max_steps is not None and self.md_max_steps < self.md_steps:
+            raise ValueError("md_max_steps must be >= md_steps (one segment)")
+        return self
+
+
+class ScoreSpec(_Strict):
+    """Weights of the ranking score (see screening.analysis.score)."""
+
+    hull_per_ev: float = Field(
+        10.0, ge=0, description="Decades of sigma lost per eV/atom above the hull."
+    )
+    uncertainty: float = Field(
+        1.0, ge=0, description="Weight of log10(upper/central) of sigma(300 K)."
+    )
+    insufficient_penalty: float = Field(
+        1.0, ge=0, description="Decades lost when D is only an upper bound."
+    )
+    reference_ea_ev: float = Field(
+        0.3, gt=0, description="Ea used to extrapolate a single-temperature D to 300 K, eV."
+    )
 
 
 class CampaignSpec(_Strict):
@@ -118,6 +153,7 @@ class CampaignSpec(_Strict):
     references: str | None = Field(None, description="Folder of reference-phase structures.")
     model: str | None = Field(None, description="MLFF name; default from settings.")
     funnel: FunnelSpec = Field(default_factory=FunnelSpec, description="Funnel settings.")
+    score: ScoreSpec = Field(default_factory=ScoreSpec, description="Ranking score weights.")
     base_dir: Path = Field(Path("."), exclude=True, description="Folder of the YAML file.")
 
     @field_validator("substitutions")

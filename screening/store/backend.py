@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,14 @@ from screening.settings import get_settings
 logger = logging.getLogger(__name__)
 
 _SHARED_STORES: dict[str, Any] = {}
+_RETIRED: weakref.WeakSet = weakref.WeakSet()
+
+
+def forget_embedded() -> None:
+    """Forget this process's embedded stores: the next :func:`connect` re-reads the file
+    (what a new process would see). Used by tests that simulate several processes."""
+    _RETIRED.update(_SHARED_STORES.values())
+    _SHARED_STORES.clear()
 
 
 @dataclass
@@ -66,6 +75,20 @@ def embedded_path() -> Path:
     return path.resolve()
 
 
+def _existing_server_store(cls, key: str):
+    """A ServerStore of this process already bound to file ``key`` (or None)."""
+    import gc
+
+    for obj in gc.get_objects():
+        if (
+            isinstance(obj, cls)
+            and obj not in _RETIRED
+            and os.path.abspath(str(getattr(obj, "_filename", ""))) == key
+        ):
+            return obj
+    return None
+
+
 def shared_server_store(path: Path):
     """The one mongomock ServerStore of this process for ``path``.
 
@@ -78,10 +101,11 @@ def shared_server_store(path: Path):
     key = str(path)
     if key not in _SHARED_STORES:
         os.environ["MONGOMOCK_SERVERSTORE_FILE"] = key
-        store = ServerStore(key)
+        # Under FireWorks' own `rlaunch`/`lpad` the LaunchPad's client already holds a
+        # ServerStore of this file; adopt it, or two in-memory copies would each write the
+        # file at exit and the last writer would erase the other's changes.
+        store = _existing_server_store(ServerStore, key) or ServerStore(key)
         store._finalizer.detach()  # replaced by an atomic writer
-        import weakref
-
         store._finalizer = weakref.finalize(store, _atomic_write, store)
         _SHARED_STORES[key] = store
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections import Counter
 
 from screening.store.results import ResultStore
@@ -35,11 +36,22 @@ def campaign_status(store: ResultStore, campaign: str) -> dict:
     stages: Counter = Counter()
     failed: Counter = Counter()
     total = 0
+    first = last = None
+    done = 0
     for d in store.db["candidates"].find(
-        {"campaign": campaign}, {"stage": 1, "status": 1, "errors": 1}
+        {"campaign": campaign},
+        {"stage": 1, "status": 1, "errors": 1, "created_at": 1, "updated_at": 1},
     ):
         total += 1
         stages[d.get("stage")] += 1
+        if d.get("created_at") is not None:
+            t = _utc(d["created_at"])
+            first = t if first is None else min(first, t)
+        if d.get("stage") == "done":
+            done += 1
+            if d.get("updated_at") is not None:
+                t = _utc(d["updated_at"])
+                last = t if last is None else max(last, t)
         if d.get("status") == "failed":
             err = (d.get("errors") or ["unknown"])[0]
             failed[err.split(":")[0]] += 1
@@ -54,4 +66,27 @@ def campaign_status(store: ResultStore, campaign: str) -> dict:
         },
         "rejected_by_reason": gen.get("rejected_by_reason", {}),
         "failed_by_reason": dict(failed),
+        "throughput": _throughput(done, total - done, first, last),
+    }
+
+
+def _utc(t: _dt.datetime) -> _dt.datetime:
+    """Stored datetimes come back naive from some backends (BSON has no zone): UTC."""
+    return t if t.tzinfo is not None else t.replace(tzinfo=_dt.UTC)
+
+
+def _throughput(done: int, remaining: int, first, last) -> dict:
+    """Finished candidates per hour since the first insert, and the ETA of the rest.
+
+    The rate averages over the whole campaign so far (generation included), so it is a
+    conservative estimate while the cheap stages dominate; ``eta_s`` is None until at least
+    one candidate has finished.
+    """
+    elapsed = (last - first).total_seconds() if first is not None and last is not None else 0.0
+    rate = done / elapsed if done and elapsed > 0 else None
+    return {
+        "finished": done,
+        "remaining": remaining,
+        "candidates_per_hour": None if rate is None else rate * 3600,
+        "eta_s": 0.0 if remaining == 0 else (None if rate is None else remaining / rate),
     }

@@ -1,0 +1,119 @@
+"""The stored documents: one ``candidates`` document per candidate, one ``campaigns`` document
+per campaign. Users query these collections directly, so the field names are the interface.
+
+Per-stage results are sub-documents (``relax``, ``stability``, ``md``, ``diffusion``) that only
+their stage writes; large arrays (mobile-ion trajectories, MSD curves, PNG plots) live in the
+``artifacts`` collection, keyed ``<candidate_id>/<name>`` and listed in ``artifacts``.
+``db/schema/*.schema.json`` is generated from these models (``screening db schema``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from screening.schemas.provenance import Provenance, utcnow
+from screening.schemas.results import (
+    ArrheniusResult,
+    DiffusionResult,
+    MDResult,
+    RelaxResult,
+    StabilityResult,
+)
+
+
+class CandidateStage(StrEnum):
+    """How far a candidate has gone through the funnel."""
+
+    generated = "generated"
+    relaxed = "relaxed"
+    selected_for_md = "selected_for_md"
+    done = "done"
+
+
+class CandidateStatus(StrEnum):
+    """Outcome so far: ``completed`` and ``duplicate`` are terminal, so is ``failed``."""
+
+    pending = "pending"
+    running = "running"
+    completed = "completed"
+    failed = "failed"
+    duplicate = "duplicate"
+
+
+class DiffusionDoc(BaseModel):
+    """Diffusion results of one candidate (all temperatures)."""
+
+    per_temperature: list[DiffusionResult] = Field(description="D(T) with errors per T.")
+    arrhenius: ArrheniusResult = Field(description="Arrhenius fit and sigma(300 K).")
+    haven_ratio: float = Field(1.0, description="Haven ratio used in Nernst-Einstein (stated).")
+    n_mobile_per_cm3: float = Field(description="Mobile-ion number density, cm^-3.")
+
+
+class CandidateDoc(BaseModel):
+    """One candidate of one campaign (``candidates`` collection, ``_id`` = candidate_id)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    id: str = Field(alias="_id", description="Same as candidate_id (upsert key).")
+    candidate_id: str = Field(
+        description="blake2b of (prototype fingerprint, substitution, ordering)."
+    )
+    campaign: str = Field(description="Campaign name.")
+    formula: str = Field(description="Reduced formula.")
+    chemsys: str = Field(description="Chemical system, e.g. 'Cl-Li-Y'.")
+    prototype: str = Field(description="Prototype label.")
+    substitution: str = Field(description="Canonical substitution, e.g. 'Cl>Br;Y>Zr;-Li1'.")
+    ordering: int = Field(ge=0, description="Ordering index of mixed sites / vacancies.")
+    mobile_ion: str = Field(description="Mobile element (Li or Na).")
+    n_atoms: int = Field(ge=1, description="Atoms in the candidate cell.")
+    structure: dict[str, Any] = Field(description="Unrelaxed structure (Structure.as_dict()).")
+    stage: CandidateStage = Field(description="Funnel stage reached.")
+    status: CandidateStatus = Field(description="Outcome so far.")
+    errors: list[str] = Field(default_factory=list, description="'stage: reason' per failure.")
+    duplicate_of: str | None = Field(None, description="Kept twin, when status=duplicate.")
+    relax: RelaxResult | None = Field(None, description="MLFF relaxation.")
+    stability: StabilityResult | None = Field(None, description="E_form, E_hull, window.")
+    md: dict[str, MDResult] | None = Field(None, description="MD run per temperature (K).")
+    diffusion: DiffusionDoc | None = Field(None, description="Diffusivity and conductivity.")
+    score: float | None = Field(None, description="Ranking score (decades of S/cm).")
+    score_pre_md: float | None = Field(
+        None, description="Score before MD (hull only); orders MD work and priorities."
+    )
+    artifacts: list[str] = Field(
+        default_factory=list, description="Keys in the artifacts collection (plots, arrays)."
+    )
+    provenance: Provenance | None = Field(None, description="Model, versions, timestamps.")
+    created_at: _dt.datetime | None = Field(None, description="UTC time of first insert.")
+    updated_at: _dt.datetime | None = Field(None, description="UTC time of last write.")
+
+
+class CampaignDoc(BaseModel):
+    """One campaign (``campaigns`` collection, ``_id`` = name)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    id: str = Field(alias="_id", description="Campaign name.")
+    name: str = Field(description="Campaign name.")
+    spec: dict[str, Any] = Field(description="The validated campaign specification.")
+    counts: dict[str, Any] = Field(
+        default_factory=dict, description="Per-stage counts (enumerated, rejected by reason)."
+    )
+    created_at: _dt.datetime = Field(default_factory=utcnow, description="UTC creation time.")
+    updated_at: _dt.datetime | None = Field(None, description="UTC time of last write.")
+
+
+def new_candidate(**fields: Any) -> dict[str, Any]:
+    """Validated insert-only fields of a new candidate document (no None values)."""
+    doc = CandidateDoc(
+        _id=fields["candidate_id"],
+        stage=CandidateStage.generated,
+        status=CandidateStatus.pending,
+        **fields,
+    )
+    return doc.model_dump(
+        mode="json", exclude_none=True, exclude={"id", "created_at", "updated_at"}
+    )
