@@ -115,6 +115,43 @@ def test_fireworks_rlaunch_end_to_end(tensornet, tiny_campaign, embedded):
     assert status["counts"]["stored"] == 3 == status["counts"]["stage_done"]
     assert status["counts"]["passed_filters"] == 3
     assert status["throughput"]["remaining"] == 0 and status["throughput"]["eta_s"] == 0
+    _check_export_and_plot(embedded, docs)
+
+
+def _check_export_and_plot(tmp: Path, docs: list[dict]) -> None:
+    """`screening export` in three formats and `screening plot` on the finished campaign."""
+    import csv
+    import json
+
+    from pymatgen.core import Structure
+
+    res = runner.invoke(app, ["export", "tiny", "--top", "2", "--format", "cif", "--out", "x"])
+    assert res.exit_code == 0, res.output
+    cifs = sorted((tmp / "x").glob("*.cif"))
+    assert [p.name[:4] for p in cifs] == ["001_", "002_"]
+    by_id = {d["_id"]: d for d in docs}
+    for p in cifs:
+        d = by_id[p.stem.split("_")[-1]]
+        assert Structure.from_file(p).composition.reduced_formula == d["formula"]
+    runner.invoke(app, ["export", "tiny", "--top", "3", "--format", "json", "--out", "x"])
+    exported = json.loads((tmp / "x" / "tiny_top3.json").read_text())
+    assert [e["_id"] for e in exported] == [
+        r["candidate_id"] for r in json.loads(runner.invoke(app, ["rank", "tiny", "--json"]).stdout)
+    ]
+    runner.invoke(app, ["export", "tiny", "--top", "3", "--format", "csv", "--out", "x"])
+    rows = list(csv.DictReader((tmp / "x" / "tiny_top3.csv").open()))
+    assert len(rows) == 3 and float(rows[0]["score"]) >= float(rows[-1]["score"])
+    bad = runner.invoke(app, ["export", "tiny", "--format", "xyz", "--out", "x"])
+    assert bad.exit_code != 0 and "--format" in bad.stderr
+    bad = runner.invoke(app, ["export", "nope", "--out", "x"])
+    assert bad.exit_code != 0 and "campaign 'nope'" in bad.stderr
+    md_id = next(d["_id"] for d in docs if d.get("md"))
+    res = runner.invoke(app, ["plot", md_id, "--out", "plots"])
+    assert res.exit_code == 0, res.output
+    for name in ("msd.png", "arrhenius.png"):
+        assert (tmp / "plots" / name).read_bytes()[:4] == b"\x89PNG"
+    bad = runner.invoke(app, ["plot", "0000", "--out", "plots"])
+    assert bad.exit_code != 0 and "candidate '0000'" in bad.stderr
 
 
 def test_bad_campaign_submits_nothing(tiny_campaign, embedded):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -198,3 +199,17 @@ def test_rank_orders_unsampled_below_measured():
     s_none = candidate_score([no_hops], None, n_mobile_per_cm3=n)
     never = candidate_score(None, None, n_mobile_per_cm3=n)
     assert s_measured > s_none > never
+
+
+def test_db_schema_files_match_the_models():
+    """db/schema/*.schema.json are what `screening db schema` generates (no drift)."""
+    from screening.schemas.documents import json_schemas
+
+    folder = Path(__file__).resolve().parents[1] / "db" / "schema"
+    for name, schema in json_schemas().items():
+        stored = json.loads((folder / f"{name}.schema.json").read_text())
+        assert stored == json.loads(json.dumps(schema)), f"regenerate {name}: screening db schema"
+        assert (
+            "description"
+            in stored["properties"]["candidate_id" if name == "candidates" else "name"]
+        )

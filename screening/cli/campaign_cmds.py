@@ -124,31 +124,12 @@ def rank_cmd(
 ) -> None:
     """Rank a campaign's candidates by score."""
     from screening.store.query import parse_where
-    from screening.store.ranking import rank
+    from screening.store.ranking import rank, rank_rows
     from screening.store.results import ResultStore
 
     flt = parse_where(where) if where else None
     rows = rank(ResultStore(), name, top=top, where=flt)
-    flat = []
-    for i, r in enumerate(rows, 1):
-        arr = (r.get("diffusion") or {}).get("arrhenius") or {}
-        per_t = (r.get("diffusion") or {}).get("per_temperature") or []
-        hot = max(per_t, key=lambda d: d["temperature_k"]) if per_t else {}
-        flat.append(
-            {
-                "rank": i,
-                "candidate_id": r["candidate_id"],
-                "formula": r["formula"],
-                "score": round(r["score"], 3),
-                "status": r.get("status"),
-                "e_hull_ev_per_atom": (r.get("stability") or {}).get("e_hull_ev_per_atom"),
-                "sigma_300k_s_cm": arr.get("conductivity_300k_s_cm"),
-                "t_max_k": hot.get("temperature_k"),
-                "d_tmax_status": hot.get("status"),
-                "d_tmax_cm2_s": hot.get("diffusivity_cm2_s"),
-                "d_tmax_upper_cm2_s": hot.get("diffusivity_upper_cm2_s"),
-            }
-        )
+    flat = rank_rows(rows)
     if json_out:
         emit_json(flat)
         return
@@ -215,3 +196,20 @@ def launchpad_file(
         return
     out.write_text(yaml.safe_dump({"host": "localhost", "port": 27017, "name": settings.db_name}))
     typer.echo(f"export MONGOMOCK_SERVERSTORE_FILE={embedded_path()}")
+
+
+@db_app.command("schema")
+@handle_errors
+def db_schema(
+    out: Path = typer.Argument(Path("db/schema"), help="Folder for <collection>.schema.json."),
+) -> None:
+    """Write the JSON Schemas of the stored documents (generated from the pydantic models)."""
+    import json
+
+    from screening.schemas.documents import json_schemas
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name, schema in json_schemas().items():
+        path = out / f"{name}.schema.json"
+        path.write_text(json.dumps(schema, indent=1, sort_keys=True) + "\n")
+        typer.echo(str(path))

@@ -1,4 +1,4 @@
-"""`screening diffusion FILE --temperatures ...` and `screening plot CANDIDATE_ID`."""
+"""`screening diffusion FILE --temperatures ...` (MD + analysis for one structure)."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ from screening.cli import (
     diffusion_cmds,
     generate_cmds,
     mlff_cmds,
+    results_cmds,
     stability_cmds,
 )
 from screening.cli.common import setup_logging
@@ -34,6 +35,8 @@ app.command("generate")(generate_cmds.generate)
 app.command("rank")(campaign_cmds.rank_cmd)
 app.command("stability")(stability_cmds.stability)
 app.command("diffusion")(diffusion_cmds.diffusion)
+app.command("export")(results_cmds.export)
+app.command("plot")(results_cmds.plot)
 app.add_typer(campaign_cmds.campaign_app, name="campaign")
 app.add_typer(campaign_cmds.db_app, name="db")
 

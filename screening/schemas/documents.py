@@ -117,3 +117,11 @@ def new_candidate(**fields: Any) -> dict[str, Any]:
     return doc.model_dump(
         mode="json", exclude_none=True, exclude={"id", "created_at", "updated_at"}
     )
+
+
+def json_schemas() -> dict[str, dict]:
+    """JSON Schemas of the stored documents, by collection (what ``db/schema/`` holds)."""
+    return {
+        "candidates": CandidateDoc.model_json_schema(by_alias=True),
+        "campaigns": CampaignDoc.model_json_schema(by_alias=True),
+    }

@@ -30,6 +30,31 @@ def rank(store: ResultStore, campaign: str, *, top: int = 20, where: dict | None
     return list(cur)
 
 
+def rank_rows(rows: list[dict]) -> list[dict]:
+    """Flat ranking rows (one level, for tables and CSV) from :func:`rank` documents."""
+    flat = []
+    for i, r in enumerate(rows, 1):
+        arr = (r.get("diffusion") or {}).get("arrhenius") or {}
+        per_t = (r.get("diffusion") or {}).get("per_temperature") or []
+        hot = max(per_t, key=lambda d: d["temperature_k"]) if per_t else {}
+        flat.append(
+            {
+                "rank": i,
+                "candidate_id": r["candidate_id"],
+                "formula": r["formula"],
+                "score": round(r["score"], 3),
+                "status": r.get("status"),
+                "e_hull_ev_per_atom": (r.get("stability") or {}).get("e_hull_ev_per_atom"),
+                "sigma_300k_s_cm": arr.get("conductivity_300k_s_cm"),
+                "t_max_k": hot.get("temperature_k"),
+                "d_tmax_status": hot.get("status"),
+                "d_tmax_cm2_s": hot.get("diffusivity_cm2_s"),
+                "d_tmax_upper_cm2_s": hot.get("diffusivity_upper_cm2_s"),
+            }
+        )
+    return flat
+
+
 def campaign_status(store: ResultStore, campaign: str) -> dict:
     """Per-stage counts and failures of a campaign."""
     camp = store.db["campaigns"].find_one({"_id": campaign}) or {}
