@@ -114,8 +114,41 @@ def test_fireworks_rlaunch_end_to_end(tensornet, tiny_campaign, embedded):
     status = json.loads(runner.invoke(app, ["campaign", "status", "tiny", "--json"]).stdout)
     assert status["counts"]["stored"] == 3 == status["counts"]["stage_done"]
     assert status["counts"]["passed_filters"] == 3
+    assert status["counts"]["relaxed"] == 3 and status["counts"]["md_done"] == 2
+    assert status["counts"]["failed"] == sum(status["failed_by_reason"].values()) == 0
     assert status["throughput"]["remaining"] == 0 and status["throughput"]["eta_s"] == 0
     _check_export_and_plot(embedded, docs)
+    _check_rescore(tiny_campaign, store)
+
+
+def _check_rescore(campaign: Path, store) -> None:
+    """Same weights: nothing written. A heavier penalty for unsampled D: exactly the MD
+    candidates whose best D is an upper bound lose the extra decades, nobody else changes."""
+    import json
+
+    def scores() -> dict:
+        return {d["_id"]: d for d in store.db["candidates"].find({}, {"score": 1, "diffusion": 1})}
+
+    before = scores()
+    out = runner.invoke(app, ["campaign", "rescore", str(campaign), "--json"])
+    assert json.loads(out.stdout) == {"scored": 3, "changed": 0}, out.output
+    spec = yaml.safe_load(campaign.read_text())
+    spec["score"] = {"insufficient_penalty": 3.0}
+    campaign.write_text(yaml.safe_dump(spec))
+    out = runner.invoke(app, ["campaign", "rescore", str(campaign), "--json"])
+    after = scores()
+    unsampled = {
+        i
+        for i, d in before.items()
+        if d.get("diffusion")
+        and d["diffusion"]["arrhenius"]["status"] != "ok"
+        and max(d["diffusion"]["per_temperature"], key=lambda t: t["temperature_k"])["status"]
+        == "insufficient_sampling"
+    }
+    assert unsampled and json.loads(out.stdout)["changed"] == len(unsampled)
+    for i, d in before.items():
+        expected = d["score"] - 2.0 if i in unsampled else d["score"]
+        assert after[i]["score"] == pytest.approx(expected, abs=1e-9)
 
 
 def _check_export_and_plot(tmp: Path, docs: list[dict]) -> None:

@@ -52,6 +52,25 @@ def run(
     typer.echo(f"campaign {spec.name} finished; `screening rank {spec.name}` shows the ranking")
 
 
+@campaign_app.command("rescore")
+@handle_errors
+def rescore(
+    campaign: Path = typer.Argument(..., help="Campaign YAML (its `score:` weights are used)."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Recompute scores from stored results with the campaign's current weights (no MLFF)."""
+    from screening.flows.rescore import rescore_campaign
+    from screening.schemas.campaign import load_campaign
+    from screening.store.results import ResultStore
+
+    spec = load_campaign(campaign)
+    out = rescore_campaign(ResultStore(), spec)
+    if json_out:
+        emit_json(out)
+    else:
+        typer.echo(f"{spec.name}: {out['scored']} scored, {out['changed']} changed")
+
+
 @campaign_app.command("submit")
 @handle_errors
 def submit(

@@ -209,11 +209,10 @@ def select_for_md(store: ResultStore, spec: CampaignSpec) -> list[str]:
             return d["relax"]["energy_per_atom_ev"] - lowest[d["formula"]]
         return None
 
+    hull = {d["_id"]: e_hull(d) for d in docs}
     pre = {
-        d["_id"]: candidate_score(
-            None, None, n_mobile_per_cm3=1.0, e_hull_ev_per_atom=e_hull(d), weights=weights
-        )
-        for d in docs
+        i: candidate_score(None, None, n_mobile_per_cm3=1.0, e_hull_ev_per_atom=h, weights=weights)
+        for i, h in hull.items()
     }
     cut = spec.funnel.e_hull_max_ev_per_atom
     ok = [
@@ -223,13 +222,17 @@ def select_for_md(store: ResultStore, spec: CampaignSpec) -> list[str]:
     ]
     ok.sort(key=lambda d: (-pre[d["_id"]], d["_id"]))
     chosen = [d["_id"] for d in ok[: spec.funnel.top_k_md]]
-    updates = {i: {"stage": SELECTED, "score_pre_md": pre[i]} for i in chosen}
+    updates = {
+        i: {"stage": SELECTED, "score_pre_md": pre[i], "score_e_hull_ev_per_atom": hull[i]}
+        for i in chosen
+    }
     for d in docs:
         if d["_id"] not in updates:
             updates[d["_id"]] = {
                 "stage": DONE,
                 "status": "failed" if d.get("status") == "failed" else "completed",
                 "score_pre_md": pre[d["_id"]],
+                "score_e_hull_ev_per_atom": hull[d["_id"]],
                 "score": pre[d["_id"]],
             }
     store.set_fields("candidates", updates)
@@ -296,7 +299,7 @@ def md_candidate(cid: str, store: ResultStore, model: LoadedModel, spec: Campaig
         keys.append(f"{cid}/{name}")
         store.put_artifact(keys[-1], png, candidate_id=cid, content_type="image/png")
     n_per_cm3 = n_mobile_per_cm3(s, mobile)
-    e_hull = doc.get("stability", {}).get("e_hull_ev_per_atom")
+    e_hull = doc.get("score_e_hull_ev_per_atom")
     score = candidate_score(
         per_t,
         arr,

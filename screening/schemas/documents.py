@@ -83,6 +83,11 @@ class CandidateDoc(BaseModel):
     score_pre_md: float | None = Field(
         None, description="Score before MD (hull only); orders MD work and priorities."
     )
+    score_e_hull_ev_per_atom: float | None = Field(
+        None,
+        description="E_hull used by the score, eV/atom (without reference phases: energy "
+        "above the lowest relaxed candidate of the same formula).",
+    )
     artifacts: list[str] = Field(
         default_factory=list, description="Keys in the artifacts collection (plots, arrays)."
     )

@@ -56,19 +56,39 @@ def rank_rows(rows: list[dict]) -> list[dict]:
 
 
 def campaign_status(store: ResultStore, campaign: str) -> dict:
-    """Per-stage counts and failures of a campaign."""
+    """Per-stage counts, failures by reason, throughput and ETA of a campaign.
+
+    ``counts``: enumerated and passed_filters (from generation), stored (documents),
+    duplicates, relaxed, stable (E_hull within the campaign's cut), md_done, failed, and
+    one ``stage_<name>`` count per funnel stage.
+    """
     camp = store.db["campaigns"].find_one({"_id": campaign}) or {}
     stages: Counter = Counter()
     failed: Counter = Counter()
     total = 0
     first = last = None
-    done = 0
+    done = relaxed = stable = md_done = duplicates = 0
+    cut = (camp.get("spec") or {}).get("funnel", {}).get("e_hull_max_ev_per_atom")
     for d in store.db["candidates"].find(
         {"campaign": campaign},
-        {"stage": 1, "status": 1, "errors": 1, "created_at": 1, "updated_at": 1},
+        {
+            "stage": 1,
+            "status": 1,
+            "errors": 1,
+            "created_at": 1,
+            "updated_at": 1,
+            "relax.converged": 1,
+            "stability.e_hull_ev_per_atom": 1,
+            "diffusion.arrhenius.status": 1,
+        },
     ):
         total += 1
         stages[d.get("stage")] += 1
+        relaxed += "relax" in d
+        e_hull = (d.get("stability") or {}).get("e_hull_ev_per_atom")
+        stable += e_hull is not None and (cut is None or e_hull <= cut)
+        md_done += "diffusion" in d
+        duplicates += d.get("status") == "duplicate"
         if d.get("created_at") is not None:
             t = _utc(d["created_at"])
             first = t if first is None else min(first, t)
@@ -87,6 +107,11 @@ def campaign_status(store: ResultStore, campaign: str) -> dict:
             "enumerated": gen.get("enumerated", 0),
             "passed_filters": gen.get("passed", 0),
             "stored": total,
+            "duplicates": duplicates,
+            "relaxed": relaxed,
+            "stable": stable,
+            "md_done": md_done,
+            "failed": sum(failed.values()),
             **{f"stage_{k}": v for k, v in sorted(stages.items())},
         },
         "rejected_by_reason": gen.get("rejected_by_reason", {}),

@@ -1,0 +1,57 @@
+"""Recompute scores from stored stage results (after changing the campaign's weights).
+
+No MLFF work: every input of the score is already in the candidate documents. Only the
+documents whose score changes are written (one bulk write per chunk), so a rerun with the
+same weights writes nothing.
+"""
+
+from __future__ import annotations
+
+from screening.analysis.score import candidate_score
+from screening.flows.stages import score_weights
+from screening.schemas.campaign import CampaignSpec
+from screening.schemas.results import ArrheniusResult, DiffusionResult
+from screening.store.results import ResultStore
+
+_FIELDS = {
+    "score": 1,
+    "score_pre_md": 1,
+    "score_e_hull_ev_per_atom": 1,
+    "diffusion": 1,
+}
+
+
+def rescore_campaign(store: ResultStore, spec: CampaignSpec, *, tolerance: float = 1e-9) -> dict:
+    """Rescore every scored candidate of ``spec.name`` with ``spec.score`` weights.
+
+    Returns ``{"scored": n, "changed": k}``.
+    """
+    weights = score_weights(spec)
+    updates: dict[str, dict] = {}
+    n = 0
+    query = {"campaign": spec.name, "score": {"$exists": True}}
+    for d in store.db["candidates"].find(query, _FIELDS):
+        n += 1
+        e_hull = d.get("score_e_hull_ev_per_atom")
+        diff = d.get("diffusion")
+        new: dict = {
+            "score_pre_md": candidate_score(
+                None, None, n_mobile_per_cm3=1.0, e_hull_ev_per_atom=e_hull, weights=weights
+            )
+        }
+        if diff:
+            new["score"] = candidate_score(
+                [DiffusionResult.model_validate(x) for x in diff["per_temperature"]],
+                ArrheniusResult.model_validate(diff["arrhenius"]),
+                n_mobile_per_cm3=diff["n_mobile_per_cm3"],
+                e_hull_ev_per_atom=e_hull,
+                weights=weights,
+            )
+        else:
+            new["score"] = new["score_pre_md"]
+        if all(abs(new[k] - d.get(k, float("nan"))) <= tolerance for k in new):
+            continue  # unchanged: nothing to write
+        updates[d["_id"]] = new
+    store.set_fields("candidates", updates)
+    store.flush()
+    return {"scored": n, "changed": len(updates)}
