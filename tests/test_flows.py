@@ -252,3 +252,46 @@ def test_maker_configuration_fails_early():
         FanOutMaker(stage="nonsense")
     with pytest.raises(ValueError, match="temperatures_k"):
         DiffusionMaker(temperatures_k=[-5])
+
+
+def test_failed_candidate_does_not_stop_its_chunk(tensornet, tiny_campaign, embedded, monkeypatch):
+    """A candidate that breaks the relaxation (fake error on Zr only) fails with its reason;
+    the rest of its chunk is relaxed by the real model. An MD error is recorded likewise."""
+    from screening.flows import stages
+    from screening.schemas.campaign import load_campaign
+    from screening.store import ResultStore
+    from screening.store.ranking import campaign_status
+
+    spec = load_campaign(tiny_campaign)
+    store = ResultStore()
+    stages.generate_stage(spec, store)
+    ids = stages.ids_at(store, "tiny", stages.GENERATED)
+    real = stages.relax_batch
+
+    def breaks_on_zr(structs, model, **kw):
+        if any("Zr" in s.composition for s in structs):
+            raise RuntimeError("boom on Zr")
+        return real(structs, model, **kw)
+
+    monkeypatch.setattr(stages, "relax_batch", breaks_on_zr)
+    out = stages.relax_chunk(ids, store, tensornet, spec)
+    assert out["relaxed"] == 2 and out["failed"] == 1
+    docs = {d["formula"]: d for d in store.db["candidates"].find()}
+    zr = next(d for f, d in docs.items() if "Zr" in f)
+    assert zr["status"] == "failed" and zr["errors"] == ["relax: RuntimeError: boom on Zr"]
+    assert all(
+        "relax" in d and d["relax"]["energy_per_atom_ev"] < 0 for d in docs.values() if d is not zr
+    )
+
+    chosen = stages.select_for_md(store, spec)
+    assert zr["_id"] not in chosen and len(chosen) == 2
+
+    def md_breaks(*a, **kw):
+        raise ValueError("no thermostat")
+
+    monkeypatch.setattr(stages, "diffusion_series", md_breaks)
+    assert stages.md_candidate(chosen[0], store, tensornet, spec)["failed"]
+    doc = store.db["candidates"].find_one({"_id": chosen[0]})
+    assert doc["status"] == "failed" and doc["errors"] == ["md: ValueError: no thermostat"]
+    assert doc["score"] == doc["score_pre_md"]
+    assert campaign_status(store, "tiny")["failed_by_reason"] == {"relax": 1, "md": 1}

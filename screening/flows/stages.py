@@ -126,24 +126,31 @@ def ids_at(store: ResultStore, campaign: str, stage: str) -> list[str]:
 
 
 def relax_chunk(ids: list[str], store: ResultStore, model: LoadedModel, spec: CampaignSpec) -> dict:
-    """Relax one chunk (batched model calls); unconverged is recorded, not fatal."""
+    """Relax one chunk (batched model calls); unconverged is recorded, not fatal.
+
+    If the batch raises, the chunk is retried one candidate at a time, so only the
+    candidates that fail on their own are recorded as failed (with the reason) and the rest
+    of the chunk is relaxed.
+    """
     docs = {d["_id"]: d for d in store.db["candidates"].find({"_id": {"$in": ids}})}
     structs = [Structure.from_dict(docs[i]["structure"]) for i in ids]
     f = spec.funnel
-    updates = {}
+    opts = {"fmax": f.relax_fmax_ev_a, "max_steps": f.relax_max_steps}
     try:
-        results = relax_batch(structs, model, fmax=f.relax_fmax_ev_a, max_steps=f.relax_max_steps)
-    except Exception as exc:  # a broken chunk is recorded per candidate, the funnel goes on
-        logger.exception("relaxation chunk failed")
-        for i in ids:
-            updates[i] = {
-                "stage": RELAXED,
-                "status": "failed",
-                "errors": [f"relax: {type(exc).__name__}: {exc}"],
-            }
-        store.set_fields("candidates", updates)
-        return {"failed": len(ids)}
+        results: list = relax_batch(structs, model, **opts)
+    except Exception:
+        logger.exception("relaxation batch failed; retrying one candidate at a time")
+        results = []
+        for s in structs:
+            try:
+                results.append(relax_batch([s], model, **opts)[0])
+            except Exception as exc:  # recorded per candidate, the chunk goes on
+                results.append(f"relax: {type(exc).__name__}: {exc}")
+    updates = {}
     for i, r in zip(ids, results, strict=True):
+        if isinstance(r, str):
+            updates[i] = {"stage": RELAXED, "status": "failed", "errors": [r]}
+            continue
         updates[i] = {
             "relax": r.model_dump(mode="json"),
             "stage": RELAXED,
@@ -151,7 +158,12 @@ def relax_chunk(ids: list[str], store: ResultStore, model: LoadedModel, spec: Ca
             "provenance": r.provenance.model_dump(mode="json"),
         }
     store.set_fields("candidates", updates)
-    return {"relaxed": len(ids), "converged": sum(r.converged for r in results)}
+    ok = [r for r in results if not isinstance(r, str)]
+    return {
+        "relaxed": len(ok),
+        "converged": sum(r.converged for r in ok),
+        "failed": len(results) - len(ok),
+    }
 
 
 def stability_chunk(
@@ -267,6 +279,29 @@ def _md_cell(structure: Structure, max_atoms: int) -> Structure:
 
 
 def md_candidate(cid: str, store: ResultStore, model: LoadedModel, spec: CampaignSpec) -> dict:
+    """MD + diffusion for one candidate; an unexpected error is recorded on the candidate
+    (status ``failed``, reason in ``errors``, pre-MD score kept) and does not propagate."""
+    try:
+        return _md_candidate(cid, store, model, spec)
+    except Exception as exc:
+        logger.exception("MD of %s failed", cid)
+        doc = store.db["candidates"].find_one({"_id": cid}, {"score_pre_md": 1}) or {}
+        score = doc.get("score_pre_md", NO_MD_SCORE)
+        store.set_fields(
+            "candidates",
+            {
+                cid: {
+                    "stage": DONE,
+                    "status": "failed",
+                    "errors": [f"md: {type(exc).__name__}: {exc}"],
+                    "score": score,
+                }
+            },
+        )
+        return {"score": score, "failed": True}
+
+
+def _md_candidate(cid: str, store: ResultStore, model: LoadedModel, spec: CampaignSpec) -> dict:
     """MD at every temperature (adaptive length when the funnel asks for it), diffusion
     analysis, Arrhenius, score; trajectories and MSD/Arrhenius PNGs go to ``artifacts``."""
     from screening.analysis.plots import arrhenius_plot, msd_plot
