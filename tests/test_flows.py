@@ -295,3 +295,54 @@ def test_failed_candidate_does_not_stop_its_chunk(tensornet, tiny_campaign, embe
     assert doc["status"] == "failed" and doc["errors"] == ["md: ValueError: no thermostat"]
     assert doc["score"] == doc["score_pre_md"]
     assert campaign_status(store, "tiny")["failed_by_reason"] == {"relax": 1, "md": 1}
+
+
+def test_stability_and_rank_makers(tensornet, embedded):
+    """StabilityChunkMaker and RankMaker as jobflow jobs on relaxed candidates; ids are known
+    before anything runs because candidate_id is deterministic."""
+    from jobflow import Flow, run_locally
+
+    from screening.flows import stages
+    from screening.flows.makers import RankMaker, StabilityChunkMaker
+    from screening.generate.enumerate import Enumerator
+    from screening.generate.parents import load_prototypes
+    from screening.schemas.campaign import load_campaign
+    from screening.store import ResultStore
+
+    path = embedded / "c.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "stab",
+                "mobile_ion": "Li",
+                "prototypes": [{"path": str(REPO / "workflows" / "prototypes" / "Li3YCl6.cif")}],
+                "substitutions": {"Cl": ["Cl", "Br"]},
+                "references": str(REPO / "workflows" / "references" / "li-halides"),
+                "funnel": {"relax_max_steps": 60},
+            }
+        )
+    )
+    spec = load_campaign(path)
+    ids = sorted(r.candidate_id for r in Enumerator(spec, load_prototypes(spec)))
+    store = ResultStore()
+    stages.generate_stage(spec, store)
+    stages.relax_chunk(ids, store, tensornet, spec)
+    stab = StabilityChunkMaker().make(str(path), ids)
+    ranked = RankMaker(top=5).make(str(path), stab.output)
+    out = run_locally(Flow([stab, ranked]), ensure_success=True, log=False)
+    assert out[stab.uuid][1].output == {"analysed": 2}
+    docs = {d["formula"]: d for d in store.db["candidates"].find()}
+    assert set(docs) == {"Li3YCl6", "Li3YBr6"}
+    for f, d in docs.items():
+        st = d["stability"]
+        print(f, st["e_hull_ev_per_atom"], st["decomposition"])
+        assert 0.0 <= st["e_hull_ev_per_atom"] < 0.2
+        assert set(st["decomposition"]) <= {"LiCl", "YCl3", "LiBr", "YBr3", f}
+    stages.select_for_md(
+        store, spec.model_copy(update={"funnel": spec.funnel.model_copy(update={"top_k_md": 0})})
+    )
+    summary = run_locally(RankMaker(top=5).make(str(path)), ensure_success=True, log=False)
+    top = next(iter(summary.values()))[1].output["top"]
+    assert len(top) == 2 and top[0]["score"] >= top[1]["score"]
+    with pytest.raises(ValueError, match="top"):
+        RankMaker(top=0)
