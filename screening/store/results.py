@@ -21,6 +21,15 @@ from screening.store.backend import StoreHandle, connect
 INDEX_FILE = Path(__file__).resolve().parents[2] / "db" / "indexes.json"
 
 
+def _merge(doc: dict, fields: Mapping[str, Any]) -> None:
+    """Apply ``$set``-style fields (dotted paths allowed) to a document in place."""
+    for k, v in fields.items():
+        if "." in k:
+            _set_path(doc, k, v)
+        else:
+            doc[k] = v
+
+
 def _set_path(doc: dict, dotted: str, value: Any) -> None:
     parts = dotted.split(".")
     for p in parts[:-1]:
@@ -91,16 +100,14 @@ class ResultStore:
         # there (a "$in" query or update_one would scan the whole collection per chunk);
         # new ones go through insert_many (validation, collection creation).
         raw = col._store
-        existing = {i: copy.deepcopy(raw[i]) for i, _, _ in ops if i in raw}
+        existing = self._existing(raw, [i for i, _, _ in ops])
         merged: dict[str, dict] = {}
         for i, s, ins in ops:
             doc = merged.get(i) or existing.get(i)
             if doc is None:
                 doc = {"_id": i, "created_at": now}
-                for k, v in ins.items():
-                    _set_path(doc, k, v)
-            for k, v in s.items():
-                _set_path(doc, k, v)
+                _merge(doc, ins)
+            _merge(doc, s)
             doc["updated_at"] = now
             merged[i] = doc
         fresh = [d for i, d in merged.items() if i not in existing]
@@ -109,6 +116,18 @@ class ResultStore:
         if fresh:
             col.insert_many(fresh)
         return len(ops)
+
+    @staticmethod
+    def _existing(raw, ids: list[str]) -> dict[str, dict]:
+        """Deep copies of the stored documents among ``ids`` (embedded backend).
+
+        Reads mongomock's document dict directly: its ``__contains__`` takes a lock and
+        sweeps TTL indexes on every call, which cost as much as the insert itself.
+        """
+        docs = getattr(raw, "_documents", None)
+        if docs is None:  # another mongomock layout: the public (slower) path
+            return {i: copy.deepcopy(raw[i]) for i in ids if i in raw}
+        return {i: copy.deepcopy(docs[i]) for i in ids if i in docs}
 
     def set_fields(self, collection: str, updates: Mapping[str, Mapping[str, Any]]) -> int:
         """``$set`` stage fields (e.g. ``{"relax": {...}, "stage": "relaxed"}``) by id."""
