@@ -346,3 +346,22 @@ def test_stability_and_rank_makers(tensornet, embedded):
     assert len(top) == 2 and top[0]["score"] >= top[1]["score"]
     with pytest.raises(ValueError, match="top"):
         RankMaker(top=0)
+
+
+def test_campaign_launch_runs_submitted_workflow_in_process(tensornet, tiny_campaign, embedded):
+    """`campaign submit` then `campaign launch` (rapidfire in this process) on one file."""
+    import json
+
+    spec = yaml.safe_load(tiny_campaign.read_text())
+    spec["substitutions"] = {"Y": ["Y"], "Cl": ["Cl"]}
+    spec["funnel"]["top_k_md"] = 1
+    tiny_campaign.write_text(yaml.safe_dump(spec))
+    assert runner.invoke(app, ["campaign", "submit", str(tiny_campaign)]).exit_code == 0
+    out = runner.invoke(app, ["campaign", "launch"])
+    assert out.exit_code == 0, out.output
+    from screening.flows.submit import get_launchpad
+
+    lp = get_launchpad()
+    assert {lp.get_fw_by_id(i).state for i in lp.get_fw_ids()} == {"COMPLETED"}
+    rows = json.loads(runner.invoke(app, ["rank", "tiny", "--json"]).stdout)
+    assert [r["formula"] for r in rows] == ["Li3YCl6"] and rows[0]["t_max_k"] is not None
