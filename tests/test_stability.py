@@ -155,3 +155,59 @@ def test_stability_cli_json(tensornet, tmp_path):
         "window_v",
     }
     assert doc["e_hull_ev_per_atom"] == pytest.approx(0.0, abs=2e-3)
+
+
+def test_sub_chemsys():
+    from screening.stability.online import sub_chemsys
+
+    assert sub_chemsys(["Y", "Li", "Cl", "Li"]) == [
+        "Cl",
+        "Li",
+        "Y",
+        "Cl-Li",
+        "Cl-Y",
+        "Li-Y",
+        "Cl-Li-Y",
+    ]
+
+
+def test_mp_references_fail_early_with_the_fix(tmp_path, monkeypatch):
+    """No key, or offline: `campaign run` stops before storing anything, one line each."""
+    from screening.stability import online
+
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "name: mp\nmobile_ion: Li\nprototypes:\n"
+        f"  - path: {REFS / 'LiCl_rocksalt.cif'}\nreferences_mp: {{}}\n"
+    )
+    monkeypatch.delenv("MP_API_KEY", raising=False)
+    out = CliRunner().invoke(app, ["campaign", "run", str(path)])
+    assert out.exit_code != 0
+    assert "references_mp: no Materials Project API key in $MP_API_KEY" in out.stderr
+    monkeypatch.setenv("MP_API_KEY", "x" * 32)
+    monkeypatch.setattr(online, "_online", lambda host=online.MP_HOST: False)
+    out = CliRunner().invoke(app, ["campaign", "submit", str(path)])
+    assert out.exit_code != 0 and "is not reachable (offline)" in out.stderr
+    assert ResultStore().db["candidates"].count_documents({}) == 0
+
+
+def test_mp_reference_structures_come_from_the_cache_offline(monkeypatch):
+    """Structures cached per chemical system are reused without key or network; a cache
+    made with a lower E_hull threshold than asked for is not."""
+    from screening.schemas.campaign import MPReferenceSpec
+    from screening.stability import online
+
+    monkeypatch.delenv("MP_API_KEY", raising=False)
+    store = ResultStore()
+    licl = rocksalt(5.13)
+    store.upsert(
+        "reference_structures",
+        [
+            (c, {"structures": [s.as_dict()], "e_above_hull_max_ev": 0.05}, {})
+            for c, s in (("Li", licl), ("Cl", licl), ("Cl-Li", licl))
+        ],
+    )
+    got = online.mp_reference_structures(["Cl-Li", "Li", "Cl"], MPReferenceSpec(), store)
+    assert len(got) == 3 and all(s.composition.reduced_formula == "LiCl" for s in got)
+    with pytest.raises(ScreeningInputError, match="no Materials Project API key"):
+        online.mp_reference_structures(["Li"], MPReferenceSpec(e_above_hull_max_ev=0.1), store)

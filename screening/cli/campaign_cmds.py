@@ -42,6 +42,10 @@ def run(
 
     spec = load_campaign(campaign)
     load_prototypes(spec)  # fail on bad prototypes before anything is stored
+    if spec.references_mp:
+        from screening.stability.online import check_mp_access
+
+        check_mp_access(spec.references_mp)
     mlff = quiet_load_model(model or spec.model)
     store = ResultStore()
     try:

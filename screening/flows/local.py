@@ -58,7 +58,7 @@ def run_campaign(spec: CampaignSpec, store: ResultStore, model: LoadedModel) -> 
             chunk = spec.funnel.chunk_size
             for start in range(0, len(todo), chunk):
                 relax_chunk(todo[start : start + chunk], store, model, spec)
-                if spec.references:
+                if spec.has_references:
                     stability_chunk(todo[start : start + chunk], store, model, spec)
                 store.flush()
                 progress.advance(task, len(todo[start : start + chunk]))

@@ -55,7 +55,7 @@ class RelaxChunkMaker(Maker):
         spec, store, model = _context(campaign_file)
         m = model()
         out = relax_chunk(ids, store, m, spec)
-        if self.with_stability and spec.references:
+        if self.with_stability and spec.has_references:
             out.update(stability_chunk(ids, store, m, spec))
         store.flush()
         return out
@@ -72,7 +72,7 @@ class StabilityChunkMaker(Maker):
         from screening.flows.stages import stability_chunk
 
         spec, store, model = _context(campaign_file)
-        if not spec.references:
+        if not spec.has_references:
             return {"analysed": 0}
         out = stability_chunk(ids, store, model(), spec)
         store.flush()

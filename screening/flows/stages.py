@@ -173,11 +173,18 @@ def stability_chunk(
     from screening.schemas.errors import ScreeningInputError
     from screening.stability import ReferenceSet, load_reference_structures, stability_analysis
 
-    refs = ReferenceSet(model, store).entries(
-        load_reference_structures(spec.base_dir / spec.references)
-    )
+    docs = list(store.db["candidates"].find({"_id": {"$in": ids}}))
+    structures = []
+    if spec.references:
+        structures += load_reference_structures(spec.base_dir / spec.references)
+    if spec.references_mp:
+        from screening.stability.online import mp_reference_structures, sub_chemsys
+
+        systems = {c for d in docs for c in sub_chemsys(d["chemsys"].split("-"))}
+        structures += mp_reference_structures(systems, spec.references_mp, store)
+    refs = ReferenceSet(model, store).entries(structures)
     updates = {}
-    for d in store.db["candidates"].find({"_id": {"$in": ids}}):
+    for d in docs:
         if d.get("status") == "failed":
             continue
         s = Structure.from_dict(d["relax"]["structure"])

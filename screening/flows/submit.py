@@ -50,6 +50,10 @@ def submit_campaign(campaign_file: str | Path, *, launchpad=None) -> dict:
     path = str(Path(campaign_file).resolve())
     spec = load_campaign(path)
     load_prototypes(spec)
+    if spec.references_mp:  # fail here, not on a worker
+        from screening.stability.online import check_mp_access
+
+        check_mp_access(spec.references_mp)
     flow = ScreeningFlowMaker().make(path)
     wf = flow_to_workflow(flow)
     lp = launchpad or get_launchpad()

@@ -136,6 +136,17 @@ class ScoreSpec(_Strict):
     )
 
 
+class MPReferenceSpec(_Strict):
+    """Reference phases from the Materials Project (online only; optional)."""
+
+    e_above_hull_max_ev: float = Field(
+        0.05, ge=0, description="Fetch MP phases up to this E_hull (MP's own PBE hull), eV/atom."
+    )
+    api_key_env: str = Field(
+        "MP_API_KEY", description="Environment variable holding the Materials Project API key."
+    )
+
+
 class CampaignSpec(_Strict):
     """A screening campaign: prototypes x substitutions, filters and funnel settings."""
 
@@ -151,10 +162,20 @@ class CampaignSpec(_Strict):
     )
     filters: FilterSpec = Field(default_factory=FilterSpec, description="Cheap filters.")
     references: str | None = Field(None, description="Folder of reference-phase structures.")
+    references_mp: MPReferenceSpec | None = Field(
+        None,
+        description="Also fetch reference phases of the candidates' chemical systems from the "
+        "Materials Project (needs network, an API key and `pip install 'screening[mp]'`).",
+    )
     model: str | None = Field(None, description="MLFF name; default from settings.")
     funnel: FunnelSpec = Field(default_factory=FunnelSpec, description="Funnel settings.")
     score: ScoreSpec = Field(default_factory=ScoreSpec, description="Ranking score weights.")
     base_dir: Path = Field(Path("."), exclude=True, description="Folder of the YAML file.")
+
+    @property
+    def has_references(self) -> bool:
+        """True when the campaign names any source of reference phases (stability stage)."""
+        return self.references is not None or self.references_mp is not None
 
     @field_validator("substitutions")
     @classmethod
