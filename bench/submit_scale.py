@@ -1,8 +1,11 @@
 """Submission of a ~1e5-candidate campaign to the embedded LaunchPad.
 
-The funnel fans out dynamically: at submission the workflow has 3 Fireworks (generate,
-relax fan-out, MD fan-out); the relax fan-out later adds one Firework per chunk, so the
-total is ceil(candidates / chunk_size) + stages, computed here from the counted space.
+The funnel fans out dynamically: at submission the workflow has 4 Fireworks (generate,
+relax fan-out, MD fan-out, rank); the relax fan-out later adds one Firework per chunk and
+the MD fan-out one per selected candidate (top_k_md), so the total is
+ceil(candidates / chunk_size) + 4 + top_k_md. That total is *computed* here from the
+counted space (running the generate stage on 6e5 candidates takes longer than a bench may);
+the fan-out itself is exercised by the end-to-end FireWorks test.
 Last line: {"bench": "submit_scale", "candidates": ..., "fireworks": ..., "seconds": ...}
 """
 
