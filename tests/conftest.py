@@ -23,14 +23,19 @@ def rocksalt(a: float, cation: str = "Li", anion: str = "Cl") -> Structure:
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(tmp_path, monkeypatch):
-    """Every test gets its own data dir and freshly read settings."""
+    """Every test gets its own data dir (hence its own embedded database file) and freshly
+    read settings; no embedded store carries over from an earlier test."""
     from screening.settings import get_settings
+    from screening.store import backend
 
     monkeypatch.setenv("SCREENING_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("SCREENING_DB_URI", raising=False)
+    monkeypatch.delenv("MONGOMOCK_SERVERSTORE_FILE", raising=False)
+    backend.forget_embedded()
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+    backend.forget_embedded()
 
 
 @pytest.fixture(scope="session")

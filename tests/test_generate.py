@@ -195,15 +195,29 @@ def test_yaml_error_names_the_line(tmp_path):
     assert res.exit_code != 0 and "YAML error at line" in res.stderr
 
 
+_PEAK_RSS_MB = (
+    "def peak_rss_mb():\n"
+    "    # VmHWM is the peak of this process image only: ru_maxrss would also count the\n"
+    "    # parent's size at fork time (pytest with torch loaded), inherited across exec.\n"
+    "    try:\n"
+    "        for line in open('/proc/self/status'):\n"
+    "            if line.startswith('VmHWM:'):\n"
+    "                return int(line.split()[1]) / 1024\n"
+    "    except OSError:\n"
+    "        pass\n"
+    "    import resource\n"
+    "    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+)
+
+
 def _count_in_subprocess(path: Path) -> dict:
     """``Enumerator.count()`` in a fresh interpreter; adds its peak RSS in MB."""
-    code = (
-        "import resource, json, sys; from screening.schemas.campaign import load_campaign;"
-        "from screening.generate.parents import load_prototypes;"
-        "from screening.generate.enumerate import Enumerator;"
-        "s = load_campaign(sys.argv[1]); e = Enumerator(s, load_prototypes(s));"
-        "c = e.count(); c['rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024;"
-        "print(json.dumps(c))"
+    code = _PEAK_RSS_MB + (
+        "import json, sys; from screening.schemas.campaign import load_campaign\n"
+        "from screening.generate.parents import load_prototypes\n"
+        "from screening.generate.enumerate import Enumerator\n"
+        "s = load_campaign(sys.argv[1]); e = Enumerator(s, load_prototypes(s))\n"
+        "c = e.count(); c['rss_mb'] = peak_rss_mb(); print(json.dumps(c))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, str(path)],

@@ -188,7 +188,7 @@ def test_mp_references_fail_early_with_the_fix(tmp_path, monkeypatch):
     monkeypatch.setattr(online, "_online", lambda host=online.MP_HOST: False)
     out = CliRunner().invoke(app, ["campaign", "submit", str(path)])
     assert out.exit_code != 0 and "is not reachable (offline)" in out.stderr
-    assert ResultStore().db["candidates"].count_documents({}) == 0
+    assert ResultStore().db["candidates"].count_documents({"campaign": "mp"}) == 0
 
 
 def test_mp_reference_structures_come_from_the_cache_offline(monkeypatch):
