@@ -96,7 +96,7 @@ def test_unknown_model_and_missing_weights_fail_clearly(tmp_path, monkeypatch):
     with pytest.raises(ModelLoadError, match="unknown model 'nope'"):
         load_model("nope")
     monkeypatch.setenv("SCREENING_MODELS_DIR", str(tmp_path))
-    monkeypatch.setattr("screening.mlff.registry._online", lambda host="": False)
+    monkeypatch.setattr("screening.mlff.registry.is_online", lambda host="": False)
     get_settings.cache_clear()
     with pytest.raises(ModelLoadError) as err:
         load_model("tensornet-matpes-pbe", device="cpu")

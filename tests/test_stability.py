@@ -185,7 +185,7 @@ def test_mp_references_fail_early_with_the_fix(tmp_path, monkeypatch):
     assert out.exit_code != 0
     assert "references_mp: no Materials Project API key in $MP_API_KEY" in out.stderr
     monkeypatch.setenv("MP_API_KEY", "x" * 32)
-    monkeypatch.setattr(online, "_online", lambda host=online.MP_HOST: False)
+    monkeypatch.setattr(online, "is_online", lambda host="": False)
     out = CliRunner().invoke(app, ["campaign", "submit", str(path)])
     assert out.exit_code != 0 and "is not reachable (offline)" in out.stderr
     assert ResultStore().db["candidates"].count_documents({"campaign": "mp"}) == 0

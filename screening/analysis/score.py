@@ -32,6 +32,14 @@ class ScoreWeights:
     reference_ea_ev: float = 0.3
 
 
+def pre_md_score(e_hull_ev_per_atom: float | None, weights: ScoreWeights = ScoreWeights()) -> float:
+    """Score of a candidate with no diffusion data: ``NO_MD_SCORE`` minus the hull penalty
+    (orders candidates for MD and FireWorks priorities)."""
+    return candidate_score(
+        None, None, n_mobile_per_cm3=1.0, e_hull_ev_per_atom=e_hull_ev_per_atom, weights=weights
+    )
+
+
 def candidate_score(
     diffusion: Sequence[DiffusionResult] | None,
     arrhenius: ArrheniusResult | None,

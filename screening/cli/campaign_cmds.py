@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from screening.cli.common import emit_json, handle_errors, quiet_load_model
+from screening.cli.common import emit_json, handle_errors, quiet_load_model, write_csv
 
 campaign_app = typer.Typer(help="Validate, run and inspect campaigns.", no_args_is_help=True)
 db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
@@ -157,10 +156,7 @@ def rank_cmd(
         emit_json(flat)
         return
     if csv_out:
-        if flat:
-            w = csv.DictWriter(sys.stdout, fieldnames=list(flat[0]))
-            w.writeheader()
-            w.writerows(flat)
+        write_csv(flat, sys.stdout)
         return
     table = Table(title=f"{name}: top {len(flat)} by score")
     for col in ("rank", "formula", "score", "D(Tmax) cm2/s", "status", "candidate_id"):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import functools
 import json
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TextIO
 
 import typer
 from pydantic import ValidationError
@@ -46,6 +47,14 @@ def emit_json(obj: Any) -> None:
     """Print one JSON object on stdout."""
     sys.stdout.write(json.dumps(obj, default=str) + "\n")
     sys.stdout.flush()
+
+
+def write_csv(rows: list[dict], fh: TextIO) -> None:
+    """Write flat rows as CSV with a header (nothing for no rows)."""
+    if rows:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
 
 
 def quiet_load_model(name: str | None):

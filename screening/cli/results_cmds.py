@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import typer
 
-from screening.cli.common import handle_errors
+from screening.cli.common import handle_errors, write_csv
 from screening.schemas.errors import ScreeningInputError
 
 FORMATS = ("cif", "json", "csv")
@@ -43,10 +42,7 @@ def export(
         flat = rank_rows(rows)
         path = out / f"{name}_top{top}.csv"
         with path.open("w", newline="") as fh:
-            if flat:
-                w = csv.DictWriter(fh, fieldnames=list(flat[0]))
-                w.writeheader()
-                w.writerows(flat)
+            write_csv(flat, fh)
         typer.echo(f"wrote {len(flat)} rows to {path}")
         return
     ids = [r["candidate_id"] for r in rows]

@@ -7,7 +7,7 @@ same weights writes nothing.
 
 from __future__ import annotations
 
-from screening.analysis.score import candidate_score
+from screening.analysis.score import candidate_score, pre_md_score
 from screening.flows.stages import score_weights
 from screening.schemas.campaign import CampaignSpec
 from screening.schemas.results import ArrheniusResult, DiffusionResult
@@ -34,11 +34,7 @@ def rescore_campaign(store: ResultStore, spec: CampaignSpec, *, tolerance: float
         n += 1
         e_hull = d.get("score_e_hull_ev_per_atom")
         diff = d.get("diffusion")
-        new: dict = {
-            "score_pre_md": candidate_score(
-                None, None, n_mobile_per_cm3=1.0, e_hull_ev_per_atom=e_hull, weights=weights
-            )
-        }
+        new: dict = {"score_pre_md": pre_md_score(e_hull, weights)}
         if diff:
             new["score"] = candidate_score(
                 [DiffusionResult.model_validate(x) for x in diff["per_temperature"]],

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from pymatgen.core import Structure
 
-from screening.analysis.score import NO_MD_SCORE, ScoreWeights, candidate_score
+from screening.analysis.score import NO_MD_SCORE, ScoreWeights, candidate_score, pre_md_score
 from screening.generate.enumerate import Enumerator, build_structure
 from screening.generate.parents import load_prototypes
 from screening.md.series import diffusion_series, n_mobile_per_cm3
@@ -229,15 +229,12 @@ def select_for_md(store: ResultStore, spec: CampaignSpec) -> list[str]:
         return None
 
     hull = {d["_id"]: e_hull(d) for d in docs}
-    pre = {
-        i: candidate_score(None, None, n_mobile_per_cm3=1.0, e_hull_ev_per_atom=h, weights=weights)
-        for i, h in hull.items()
-    }
+    pre = {i: pre_md_score(h, weights) for i, h in hull.items()}
     cut = spec.funnel.e_hull_max_ev_per_atom
     ok = [
         d
         for d in docs
-        if d.get("status") != "failed" and (e_hull(d) is not None and e_hull(d) <= cut)
+        if d.get("status") != "failed" and hull[d["_id"]] is not None and hull[d["_id"]] <= cut
     ]
     ok.sort(key=lambda d: (-pre[d["_id"]], d["_id"]))
     chosen = [d["_id"] for d in ok[: spec.funnel.top_k_md]]

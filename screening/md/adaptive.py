@@ -23,6 +23,7 @@ def run_adaptive(
     max_steps: int = 20000,
     target_n_eff: float = 30.0,
     equilibration_steps: int = 200,
+    min_n_eff: float = 20.0,
     **md_options,
 ) -> tuple[MDResult, MDTrajectory, DiffusionAnalysis | None]:
     """Run MD in segments of ``segment_steps`` until N_eff >= ``target_n_eff`` or
@@ -40,6 +41,8 @@ def run_adaptive(
         Stop once the effective number of jumps reaches this.
     equilibration_steps : int
         Unrecorded steps before the first segment.
+    min_n_eff : float
+        Below this N_eff the analysis reports ``insufficient_sampling``.
     **md_options
         Passed to :class:`screening.md.MDSession` (timestep_fs, stride, thermostat, ...).
 
@@ -60,7 +63,9 @@ def run_adaptive(
         while session.steps_done < max_steps:
             session.run(min(segment_steps, max_steps - session.steps_done))
             traj = session.trajectory()
-            analysis = analyse_trajectory(traj, temperature_k=float(traj.temperature_k.mean()))
+            analysis = analyse_trajectory(
+                traj, temperature_k=float(traj.temperature_k.mean()), min_n_eff=min_n_eff
+            )
             if analysis.result.n_eff >= target_n_eff:
                 break
     except MDBlowUp as exc:
@@ -68,5 +73,5 @@ def run_adaptive(
     result = session.result(time.perf_counter() - t0, failure)
     traj = session.trajectory()
     if (analysis is None or failure) and len(traj.time_fs) >= 3:
-        analysis = analyse_trajectory(traj, temperature_k=temperature_k)
+        analysis = analyse_trajectory(traj, temperature_k=temperature_k, min_n_eff=min_n_eff)
     return result, traj, analysis

@@ -10,6 +10,7 @@ from pymatgen.core import Structure
 
 from screening.analysis.arrhenius import fit_arrhenius
 from screening.analysis.diffusion import DiffusionAnalysis, analyse_trajectory
+from screening.md.adaptive import run_adaptive
 from screening.md.nvt import run_md
 from screening.mlff.registry import LoadedModel
 from screening.schemas.results import ArrheniusResult, DiffusionResult, MDResult
@@ -66,8 +67,6 @@ def diffusion_series(
     run reaches that many effective jumps or ``max_steps`` production steps (default
     10 x ``steps``); every segment is analysed together (:func:`screening.md.run_adaptive`).
     """
-    from screening.md.adaptive import run_adaptive
-
     runs = []
     for t in temperatures_k:
         if target_n_eff is not None:
@@ -80,13 +79,10 @@ def diffusion_series(
                 max_steps=max_steps or 10 * steps,
                 target_n_eff=target_n_eff,
                 equilibration_steps=equilibration_steps,
+                min_n_eff=min_n_eff,
                 timestep_fs=timestep_fs,
                 stride=stride,
             )
-            if analysis is not None:
-                analysis = analyse_trajectory(
-                    traj, temperature_k=md.temperature_mean_k, min_n_eff=min_n_eff
-                )
             runs.append(TemperatureRun(md, traj, analysis if md.status != "failed" else None))
             continue
         md, traj = run_md(

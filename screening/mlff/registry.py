@@ -107,8 +107,8 @@ def _resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _online(host: str = "huggingface.co") -> bool:
-    """Cheap check (DNS only) before trying a library download that would retry for minutes."""
+def is_online(host: str = "huggingface.co") -> bool:
+    """Cheap check (DNS only) before trying a download that would retry for minutes."""
     try:
         socket.getaddrinfo(host, 443)
     except OSError:
@@ -131,7 +131,7 @@ def _load_tensornet(device: str) -> LoadedModel:
             f"Fix: set SCREENING_MODELS_DIR to a folder that contains {folder_name}, "
             "or choose --model chgnet."
         )
-        if not _online():
+        if not is_online():
             raise ModelLoadError(
                 f"model 'tensornet-matpes-pbe' could not be loaded: no weights folder at {where} "
                 f"and no network for matgl's download. {fix}"

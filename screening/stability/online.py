@@ -11,11 +11,11 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import socket
 from collections.abc import Iterable
 
 from pymatgen.core import Structure
 
+from screening.mlff.registry import is_online
 from screening.schemas.campaign import MPReferenceSpec
 from screening.schemas.errors import ScreeningInputError
 
@@ -31,14 +31,6 @@ def sub_chemsys(elements: Iterable[str]) -> list[str]:
     """
     els = sorted(set(elements))
     return ["-".join(c) for n in range(1, len(els) + 1) for c in itertools.combinations(els, n)]
-
-
-def _online(host: str = MP_HOST) -> bool:
-    try:
-        socket.getaddrinfo(host, 443)
-    except OSError:
-        return False
-    return True
 
 
 def mp_reference_structures(chemsys: Iterable[str], spec: MPReferenceSpec, store=None) -> list:
@@ -90,7 +82,7 @@ def check_mp_access(spec: MPReferenceSpec) -> str:
             f"references_mp: no Materials Project API key in ${spec.api_key_env}; "
             "set it, or remove references_mp and list phases in a references folder"
         )
-    if not _online():
+    if not is_online(MP_HOST):
         raise ScreeningInputError(
             f"references_mp: {MP_HOST} is not reachable (offline); "
             "use a references folder on offline machines"
