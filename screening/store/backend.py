@@ -76,12 +76,16 @@ def embedded_path() -> Path:
 
 
 def _existing_server_store(cls, key: str):
-    """A ServerStore of this process already bound to file ``key`` (or None)."""
+    """A ServerStore of this process already bound to file ``key`` (or None).
+
+    Compares exact types: ``isinstance`` would read ``__class__`` of every object in the
+    process, which makes some (torch's deprecated module attributes) emit warnings.
+    """
     import gc
 
     for obj in gc.get_objects():
         if (
-            isinstance(obj, cls)
+            type(obj) is cls
             and obj not in _RETIRED
             and os.path.abspath(str(getattr(obj, "_filename", ""))) == key
         ):
