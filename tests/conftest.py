@@ -55,3 +55,21 @@ def chgnet_model():
 @pytest.fixture
 def licl() -> Structure:
     return rocksalt(5.13)
+
+
+@pytest.fixture(scope="session")
+def lgps_1000k(tensornet):
+    """(MDResult, MDTrajectory): ordered Li10GeP2S12 (50 atoms) at 1000 K, 4 ps, TensorNet,
+    Nose-Hoover chain, positions every 10 fs (shared by the diffusion and kinisi tests)."""
+    from screening.generate.prototypes import ordered_lgps
+    from screening.md import run_md
+
+    return run_md(
+        ordered_lgps(),
+        tensornet,
+        temperature_k=1000,
+        steps=2000,
+        equilibration_steps=100,
+        stride=5,
+        seed=0,
+    )

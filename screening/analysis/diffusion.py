@@ -1,27 +1,26 @@
-"""Tracer diffusivity with a covariance-aware error and an honest sampling verdict.
+"""Tracer and collective diffusivity with calibrated errors and an honest sampling verdict.
 
 Fit
-    MSD(t) = 6 D t + c over lags from max(1 ps, 5 % of the run) to half the run. Short lags
+    MSD(t) = 6 D t + c over lags from 1 ps to half the run. Short lags
     are the ballistic/vibrational regime (~0.1-1 ps in solids, a fixed time, so longer runs
     fit more of the diffusive regime and get smaller errors); lags beyond half the run have
     fewer than two independent origins per ion. The intercept c absorbs vibrations.
-Covariance
-    For a random walk, the squared displacements at lags t_i <= t_j from one origin have
-    covariance Var[r^2(t_i)], so the origin-averaged MSDs have
-    Cov_ij = Var[r^2(t_i)] / n_ind(t_j) with n_ind(t) = n_ions * T / t (the approximation
-    used by kinisi). We use the equivalent, always positive-definite form
-    Cov_ij = kappa MSD_i MSD_j min(t_i, t_j) / (n_ions T) with kappa = Var[r^2] / MSD^2 pooled
-    from the data (2/3 for Gaussian steps, larger for rare hops). D and its error come from
-    generalised least squares with this matrix, inflated by sqrt(chi2_red) when the data
-    scatter more than the model says.
-Empirical error
-    N_eff = max_t(total MSD summed over ions) / a^2 and RSD = 3.43 / sqrt(N_eff) + 0.04
-    (He, Zhu, Epstein & Mo, npj Comput. Mater. 4, 18, 2018). The reported error is the
-    larger of the two.
+Error
+    Generalised least squares with the covariance of an all-origins MSD of a random walk
+    (:mod:`screening.analysis.msd_fit`), scaled by the measured Var[r^2]/MSD^2 for hopping
+    ions. On synthetic walks ~68 % of 1-sigma and ~95 % of 2-sigma intervals hold the truth
+    (tests). The He et al. (npj Comput. Mater. 4, 18, 2018) law RSD = 3.43/sqrt(N_eff) + 0.04
+    is reported for reference only; taking it as a floor made intervals ~3x too wide.
+Collective (charge) displacement
+    sigma = (z e)^2 / (6 V k_B T) d/dt <|sum_i dr_i(t)|^2>, framework drift removed, over all
+    time origins: the Einstein form of the Green-Kubo conductivity. There is one collective
+    walker per run, so its error is the same random-walk covariance with one walker
+    (:mod:`screening.analysis.collective`). Haven ratio H = D_tracer / D_sigma.
 Insufficient sampling
-    Below ``min_n_eff`` no D is reported, only a one-sided 95 % upper bound from the
-    displacement reached over the whole run: sum_i |dr_i(T)|^2 ~ 2 D T chi2(3 n_ions), so
-    D_up = sum_i |dr_i(T)|^2 / (2 T chi2_0.05(3 n_ions)). Vibrations only raise it.
+    N_eff = max_t(total MSD summed over ions) / a^2. Below ``min_n_eff`` no D is reported,
+    only a one-sided 95 % upper bound from the displacement reached over the whole run:
+    sum_i |dr_i(T)|^2 ~ 2 D T chi2(3 n_ions), so D_up = sum_i |dr_i(T)|^2 / (2 T chi2_0.05).
+    Vibrations only raise it.
 """
 
 from __future__ import annotations
@@ -29,13 +28,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg, stats
+from scipy import stats
 
+from screening.analysis.collective import (
+    A2_PER_FS_TO_CM2_PER_S,
+    CollectiveEstimate,
+    collective_diffusivity,
+    collective_fields,
+)
 from screening.analysis.msd import MSDCurve, compute_msd
+from screening.analysis.msd_fit import GAUSSIAN_KAPPA, fit_msd_line
 from screening.schemas.results import DiffusionResult, SamplingStatus
 from screening.schemas.trajectory import MDTrajectory
-
-A2_PER_FS_TO_CM2_PER_S = 0.1  # 1 Å^2/fs = 1e-16 cm^2 / 1e-15 s
 
 
 @dataclass(frozen=True)
@@ -45,37 +49,12 @@ class DiffusionAnalysis:
     result: DiffusionResult
     curve: MSDCurve
     fit_intercept_a2: float
+    collective: CollectiveEstimate | None = None
 
 
 def rsd_he(n_eff: float) -> float:
     """Empirical relative standard deviation of D (He et al. 2018)."""
     return 3.43 / np.sqrt(n_eff) + 0.04 if n_eff > 0 else float("inf")
-
-
-def _gls(curve: MSDCurve, mask: np.ndarray) -> tuple[float, float, float, float]:
-    """GLS fit of MSD = 6 D t + c; returns D, sigma_D (A^2/fs), c (A^2), chi2_red."""
-    t_scale = curve.total_time_fs
-    y_scale = max(float(curve.msd_a2[mask].max()), 1e-12)
-    t = curve.lag_fs[mask] / t_scale
-    y = curve.msd_a2[mask] / y_scale
-    m = np.maximum(y, 1e-12)
-    # kappa = Var[r^2] / MSD^2 pooled over the window (2/3 for Gaussian steps, more for hops)
-    kappa = float(np.mean(curve.var_sq_a4[mask] / y_scale**2 / m**2))
-    # Cov_ij = kappa m_i m_j min(t_i, t_j) / n_ions: equals Var[r^2(t_i)] / n_ind(t_j) for a
-    # linear MSD (kinisi's approximation) and is positive definite by construction.
-    cov = kappa * np.outer(m, m) * np.minimum.outer(t, t) / curve.n_ions
-    cov[np.diag_indices_from(cov)] *= 1.0 + 1e-9
-    factor = linalg.cho_factor(cov, lower=True)
-    x = np.column_stack([6.0 * t, np.ones_like(t)])
-    cinv_x = linalg.cho_solve(factor, x)
-    pcov = np.linalg.inv(x.T @ cinv_x)
-    beta = pcov @ (cinv_x.T @ y)
-    resid = y - x @ beta
-    chi2_red = float(resid @ linalg.cho_solve(factor, resid)) / max(t.size - 2, 1)
-    scale = max(1.0, chi2_red)
-    d = beta[0] * y_scale / t_scale
-    d_err = np.sqrt(max(pcov[0, 0], 0.0) * scale) * y_scale / t_scale
-    return float(d), float(d_err), float(beta[1] * y_scale), chi2_red
 
 
 def estimate_diffusivity(
@@ -87,10 +66,13 @@ def estimate_diffusivity(
     framework_msd_a2: np.ndarray | None = None,
     hop_distance_a: float = 3.0,
     min_n_eff: float = 20.0,
-    window: tuple[float, float] = (0.05, 0.5),
+    window: tuple[float, float] = (0.0, 0.5),
     min_lag_ps: float = 1.0,
     n_fit_points: int = 30,
     framework_msd_threshold_a2: float = 1.5,
+    n_mobile_per_cm3: float | None = None,
+    charge: int = 1,
+    collective: bool = True,
 ) -> DiffusionAnalysis:
     """Tracer diffusivity of the mobile ions from unwrapped positions.
 
@@ -118,6 +100,13 @@ def estimate_diffusivity(
         Lags used in the fit (the covariance matrix is n x n).
     framework_msd_threshold_a2 : float
         Framework MSD above which the framework is flagged as mobile, Å^2.
+    n_mobile_per_cm3 : float, optional
+        Mobile-ion number density, cm^-3; with it the tracer and collective conductivities
+        at this temperature are reported.
+    charge : int
+        Charge number z of the mobile ion.
+    collective : bool
+        Also estimate the collective (charge) diffusivity and the Haven ratio.
 
     Returns
     -------
@@ -147,39 +136,69 @@ def estimate_diffusivity(
     pick = in_window[np.unique(np.searchsorted(lags_w, targets).clip(0, lags_w.size - 1))]
     mask = np.zeros(curve.lag_fs.size, dtype=bool)
     mask[pick] = True
-    d_a2fs, d_err_a2fs, intercept, _ = _gls(curve, mask)
-
+    kappa = float(np.mean(curve.var_sq_a4[mask] / np.maximum(curve.msd_a2[mask], 1e-12) ** 2))
+    kappa = max(kappa, GAUSSIAN_KAPPA)  # never below a Gaussian: its noise would only shrink errors
+    fit = fit_msd_line(
+        curve.lag_fs[mask],
+        curve.msd_a2[mask],
+        total_fs=total,
+        n_walkers=curve.n_ions,
+        kappa=kappa,
+    )
     fmsd = None if framework_msd_a2 is None else float(np.asarray(framework_msd_a2)[-1])
     framework_mobile = fmsd is not None and fmsd > framework_msd_threshold_a2
-    sampled = n_eff >= min_n_eff and d_a2fs > 0
-    d = d_a2fs * A2_PER_FS_TO_CM2_PER_S
-    gls_err = d_err_a2fs * A2_PER_FS_TO_CM2_PER_S
+    d = fit.slope_a2_fs / 6.0 * A2_PER_FS_TO_CM2_PER_S
+    err = fit.slope_err_a2_fs / 6.0 * A2_PER_FS_TO_CM2_PER_S
+    sampled = n_eff >= min_n_eff and d > 0
+    extra: dict = {}
+    coll = None
+    if collective:
+        coll = collective_diffusivity(
+            pos, time_fs, framework_com_a=framework_com_a, fit_lags_fs=curve.lag_fs[mask]
+        )
+        extra = collective_fields(
+            coll,
+            tracer_ok=sampled,
+            tracer_d_cm2_s=d,
+            tracer_err_cm2_s=err,
+            n_mobile_per_cm3=n_mobile_per_cm3,
+            temperature_k=float(temperature_k),
+            charge=charge,
+        )
     result = DiffusionResult(
         temperature_k=float(temperature_k),
         status=SamplingStatus.ok if sampled else SamplingStatus.insufficient_sampling,
         diffusivity_cm2_s=d if sampled else None,
-        diffusivity_cm2_s_err=max(gls_err, rsd * d) if sampled else None,
-        diffusivity_upper_cm2_s=max(d_upper, d + 1.645 * max(gls_err, rsd * d))
-        if sampled
-        else d_upper,
-        diffusivity_gls_err_cm2_s=gls_err,
+        diffusivity_cm2_s_err=err if sampled else None,
+        diffusivity_upper_cm2_s=max(d_upper, d + 1.645 * err) if sampled else d_upper,
+        diffusivity_gls_err_cm2_s=err,
+        fit_reduced_chi2=fit.chi2_red,
         n_eff=n_eff,
         rsd_empirical=rsd,
         simulated_time_ps=total / 1000.0,
         fit_window_ps=(float(curve.lag_fs[pick[0]]) / 1000, float(curve.lag_fs[pick[-1]]) / 1000),
         framework_msd_final_a2=fmsd,
         framework_mobile=framework_mobile,
+        **extra,
     )
-    return DiffusionAnalysis(result=result, curve=curve, fit_intercept_a2=intercept)
+    return DiffusionAnalysis(
+        result=result, curve=curve, fit_intercept_a2=fit.intercept_a2, collective=coll
+    )
 
 
-def analyse_trajectory(traj: MDTrajectory, *, temperature_k: float, **kwargs) -> DiffusionAnalysis:
-    """:func:`estimate_diffusivity` on an :class:`MDTrajectory` (keyword options passed on)."""
+def analyse_trajectory(
+    traj: MDTrajectory, *, temperature_k: float, mobile_charge: int = 1, **kwargs
+) -> DiffusionAnalysis:
+    """:func:`estimate_diffusivity` on an :class:`MDTrajectory` (keyword options passed on);
+    the mobile-ion density comes from the trajectory's volume."""
+    n_ions = traj.mobile_positions_a.shape[1]
+    kwargs.setdefault("n_mobile_per_cm3", n_ions / (traj.volume_a3 * 1e-24))
     return estimate_diffusivity(
         traj.mobile_positions_a,
         traj.time_fs,
         temperature_k=temperature_k,
         framework_com_a=traj.framework_com_a,
         framework_msd_a2=traj.framework_msd_a2,
+        charge=mobile_charge,
         **kwargs,
     )

@@ -21,21 +21,34 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def msd_plot(curves: Sequence[tuple[float, MSDCurve]]) -> bytes:
-    """MSD (±1σ) vs time lag for each (temperature_k, curve)."""
+def msd_plot(
+    curves: Sequence[tuple[float, MSDCurve, MSDCurve | None]], *, title: str | None = None
+) -> bytes:
+    """Tracer MSD (±1σ band) and, dashed in the same colour, the collective MSD per ion
+    (mean-squared summed displacement / N; equal to the tracer MSD when the Haven ratio is 1)
+    vs time lag, for each (temperature_k, tracer curve, collective curve or None)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 4))
-    for t, c in curves:
+    for k, (t, c, coll) in enumerate(curves):
         ps = c.lag_fs / 1000
-        ax.plot(ps, c.msd_a2, label=f"{t:.0f} K")
-        ax.fill_between(ps, c.msd_a2 - c.msd_err_a2, c.msd_a2 + c.msd_err_a2, alpha=0.3)
+        color = f"C{k % 10}"
+        ax.plot(ps, c.msd_a2, color=color, label=f"{t:.0f} K tracer")
+        ax.fill_between(
+            ps, c.msd_a2 - c.msd_err_a2, c.msd_a2 + c.msd_err_a2, color=color, alpha=0.3
+        )
+        if coll is not None:
+            ax.plot(
+                coll.lag_fs / 1000, coll.msd_a2, "--", color=color, label=f"{t:.0f} K collective"
+            )
     ax.set_xlabel("time lag (ps)")
     ax.set_ylabel("mobile-ion MSD (Å$^2$)")
-    ax.legend()
+    if title:
+        ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
     return _png(fig)
 
 

@@ -65,8 +65,12 @@ def candidate_score(
     d300 = d_star * math.exp(
         -weights.reference_ea_ev / K_B_EV * (1 / ROOM_T_K - 1 / top.temperature_k)
     )
-    sigma = nernst_einstein_s_cm(
-        max(d300, 1e-300), n_mobile_per_cm3=n_mobile_per_cm3, temperature_k=ROOM_T_K
+    haven = arrhenius.haven_ratio if arrhenius is not None else 1.0
+    sigma = (
+        nernst_einstein_s_cm(
+            max(d300, 1e-300), n_mobile_per_cm3=n_mobile_per_cm3, temperature_k=ROOM_T_K
+        )
+        / haven
     )
     score = math.log10(sigma) - hull
     if sampled:

@@ -24,7 +24,12 @@ def diffusion(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """MD at each temperature -> D(T) with errors -> Ea and sigma(300 K)."""
-    from screening.md.series import diffusion_series, n_mobile_per_cm3
+    from screening.md.series import (
+        diffusion_doc,
+        diffusion_series,
+        msd_curves,
+        n_mobile_per_cm3,
+    )
     from screening.schemas.errors import ScreeningInputError
 
     structure = read_structure(file)
@@ -43,21 +48,21 @@ def diffusion(
         min_n_eff=min_n_eff,
     )
     per_t = [r.diffusion for r in runs]
-    curves = [(r.md.temperature_target_k, r.analysis.curve) for r in runs if r.analysis]
     n = n_mobile_per_cm3(structure, mobile_ion)
     if plots:
         from screening.analysis.plots import arrhenius_plot, msd_plot
 
         plots.mkdir(parents=True, exist_ok=True)
-        (plots / "msd.png").write_bytes(msd_plot(curves))
+        (plots / "msd.png").write_bytes(msd_plot(msd_curves(runs)))
         (plots / "arrhenius.png").write_bytes(arrhenius_plot(per_t, fit))
+    ddoc = diffusion_doc(runs, fit, n_mobile_per_cm3=n).model_dump(mode="json")
     doc = {
         "temperatures": [
-            {**r.diffusion.model_dump(mode="json"), "md_status": r.md.status} for r in runs
+            {**d, "md_status": r.md.status}
+            for d, r in zip(ddoc.pop("per_temperature"), runs, strict=True)
         ],
-        **fit.model_dump(mode="json"),
-        "haven_ratio": 1.0,
-        "n_mobile_per_cm3": n,
+        **ddoc.pop("arrhenius"),
+        **ddoc,
     }
     if json_out:
         emit_json(doc)
@@ -68,10 +73,106 @@ def diffusion(
                 if r.diffusivity_cm2_s
                 else f"< {r.diffusivity_upper_cm2_s:.1e}"
             )
+            coll = (
+                f"  sigma_coll = {r.conductivity_collective_s_cm:.2e} ± "
+                f"{r.conductivity_collective_err_s_cm:.1e} S/cm ({r.collective_status})"
+                if r.conductivity_collective_s_cm is not None
+                else ""
+            )
             typer.echo(
-                f"{r.temperature_k:7.0f} K  D = {d} cm2/s  N_eff = {r.n_eff:.1f}  {r.status}"
+                f"{r.temperature_k:7.0f} K  D = {d} cm2/s  N_eff = {r.n_eff:.1f}  {r.status}{coll}"
             )
         typer.echo(
             f"Ea = {fit.activation_energy_ev}  sigma(300 K) = "
-            f"{fit.conductivity_300k_s_cm} S/cm  flags={fit.flags}"
+            f"{fit.conductivity_300k_s_cm} S/cm  Haven ratio = {fit.haven_ratio:.2f} "
+            f"({doc['haven_status']})  flags={fit.flags}"
         )
+
+
+@handle_errors
+def nemd(
+    file: Path = typer.Argument(..., help="Structure file (ideally relaxed)."),
+    fields: list[float] = typer.Option(
+        ..., "--field-v-per-a", help="Field strength, V/Å; repeat for a linearity check."
+    ),
+    temperature: float = typer.Option(..., "--temperature", help="K."),
+    steps: int = typer.Option(..., "--steps", help="Production steps per field."),
+    mobile_ion: str = typer.Option("Li", "--mobile-ion"),
+    model: str | None = typer.Option(None, "--model"),
+    timestep: float = typer.Option(2.0, "--timestep", help="fs"),
+    equilibration: int = typer.Option(200, "--equilibration", help="Steps under the field."),
+    stride: int = typer.Option(5, "--stride", help="Record every N steps."),
+    direction: str = typer.Option("x", "--direction", help="Field along x, y or z."),
+    blocks: int = typer.Option(10, "--blocks", help="Blocks for the current's error."),
+    seed: int = typer.Option(0, "--seed"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Non-equilibrium MD under a constant field: sigma = <J>/E per field, linearity check."""
+    import math
+
+    from screening.analysis.nemd import nemd_conductivity
+    from screening.md.nemd import nominal_charges, run_nemd
+    from screening.schemas.errors import ScreeningInputError
+
+    axes = {"x": (1.0, 0.0, 0.0), "y": (0.0, 1.0, 0.0), "z": (0.0, 0.0, 1.0)}
+    if direction not in axes:
+        raise ScreeningInputError(f"--direction: expected x, y or z, got {direction!r}")
+    if any(not math.isfinite(e) or e == 0 for e in fields):
+        raise ScreeningInputError("--field-v-per-a: expected finite, non-zero fields (V/Å)")
+    if not math.isfinite(temperature) or temperature <= 0:
+        raise ScreeningInputError(f"--temperature: expected > 0 K, got {temperature}")
+    if stride < 1 or timestep <= 0 or steps < 2 * stride or blocks < 2:
+        raise ScreeningInputError(
+            "expected --stride >= 1, --timestep > 0, --steps >= 2 x --stride, --blocks >= 2"
+        )
+    structure = read_structure(file)
+    require_element(structure, mobile_ion, file)
+    try:
+        charges = nominal_charges(structure)
+    except ValueError as exc:
+        raise ScreeningInputError(f"{file}: {exc}") from None
+    mlff = quiet_load_model(model)
+    runs = [
+        run_nemd(
+            structure,
+            mlff,
+            field_v_per_a=e,
+            temperature_k=temperature,
+            steps=steps,
+            mobile_ion=mobile_ion,
+            direction=axes[direction],
+            timestep_fs=timestep,
+            equilibration_steps=equilibration,
+            stride=stride,
+            seed=seed,
+            charges=charges,
+        )
+        for e in sorted(fields, key=abs)
+    ]
+    results = nemd_conductivity(runs, n_blocks=blocks)
+    if json_out:
+        emit_json(
+            {
+                "formula": structure.composition.reduced_formula,
+                "temperature_k": temperature,
+                "direction": direction,
+                "thermostat": "langevin-perpendicular-to-field",
+                "charges": {
+                    site.specie.symbol: float(c) for site, c in zip(structure, charges, strict=True)
+                },
+                "fields": [r.model_dump(mode="json") for r in results],
+            }
+        )
+    else:
+        for r in results:
+            s = (
+                f"sigma = {r.conductivity_s_cm:.3e} ± {r.conductivity_err_s_cm:.1e} S/cm"
+                if r.conductivity_s_cm is not None
+                else f"failed: {r.failure_reason}"
+            )
+            typer.echo(
+                f"E = {r.field_v_per_a:g} V/Å  {s}  <T> = {r.temperature_mean_k or 0:.0f} K  "
+                f"linear_response={r.linear_response}"
+            )
+    if all(r.conductivity_s_cm is None for r in results):
+        raise typer.Exit(1)

@@ -211,7 +211,7 @@ class DiffusionMaker(Maker):
     def make(self, structure) -> dict:
         from pymatgen.core import Structure
 
-        from screening.md.series import diffusion_series
+        from screening.md.series import diffusion_doc, diffusion_series, n_mobile_per_cm3
         from screening.mlff.registry import load_model
 
         s = structure if isinstance(structure, Structure) else Structure.from_dict(structure)
@@ -224,9 +224,5 @@ class DiffusionMaker(Maker):
             timestep_fs=self.timestep_fs,
             equilibration_steps=self.equilibration_steps,
         )
-        per_t = [r.diffusion for r in runs]
-        return {
-            "structure": s.as_dict(),
-            "per_temperature": [d.model_dump(mode="json") for d in per_t],
-            "arrhenius": fit.model_dump(mode="json"),
-        }
+        doc = diffusion_doc(runs, fit, n_mobile_per_cm3=n_mobile_per_cm3(s, self.mobile_ion))
+        return {"structure": s.as_dict(), **doc.model_dump(mode="json")}

@@ -14,7 +14,12 @@ from pymatgen.core import Structure
 from screening.analysis.score import NO_MD_SCORE, ScoreWeights, candidate_score, pre_md_score
 from screening.generate.enumerate import Enumerator, build_structure
 from screening.generate.parents import load_prototypes
-from screening.md.series import diffusion_series, n_mobile_per_cm3
+from screening.md.series import (
+    diffusion_doc,
+    diffusion_series,
+    msd_curves,
+    n_mobile_per_cm3,
+)
 from screening.mlff.registry import LoadedModel
 from screening.mlff.relax import relax_batch
 from screening.schemas.campaign import CampaignSpec
@@ -333,8 +338,8 @@ def _md_candidate(cid: str, store: ResultStore, model: LoadedModel, spec: Campai
         keys.append(f"{cid}/md_{t}K.npz")
         store.put_artifact(keys[-1], r.trajectory.to_bytes(), candidate_id=cid)
     per_t = [r.diffusion for r in runs]
-    curves = [(r.md.temperature_target_k, r.analysis.curve) for r in runs if r.analysis]
-    for name, png in (("msd.png", msd_plot(curves)), ("arrhenius.png", arrhenius_plot(per_t, arr))):
+    pngs = (("msd.png", msd_plot(msd_curves(runs))), ("arrhenius.png", arrhenius_plot(per_t, arr)))
+    for name, png in pngs:
         keys.append(f"{cid}/{name}")
         store.put_artifact(keys[-1], png, candidate_id=cid, content_type="image/png")
     n_per_cm3 = n_mobile_per_cm3(s, mobile)
@@ -351,12 +356,9 @@ def _md_candidate(cid: str, store: ResultStore, model: LoadedModel, spec: Campai
         {
             cid: {
                 "md": md_docs,
-                "diffusion": {
-                    "per_temperature": [d.model_dump(mode="json") for d in per_t],
-                    "arrhenius": arr.model_dump(mode="json"),
-                    "haven_ratio": 1.0,
-                    "n_mobile_per_cm3": n_per_cm3,
-                },
+                "diffusion": diffusion_doc(runs, arr, n_mobile_per_cm3=n_per_cm3).model_dump(
+                    mode="json"
+                ),
                 "artifacts": keys,
                 "score": score,
                 "stage": DONE,

@@ -1,5 +1,5 @@
-"""MD at several temperatures, each analysed, then one Arrhenius fit (shared by the CLI,
-the jobflow DiffusionMaker and the campaign funnel)."""
+"""MD at several temperatures, each analysed, then one Arrhenius fit, and the one diffusion
+document built from them (shared by the CLI, the jobflow DiffusionMaker and the funnel)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,18 @@ from dataclasses import dataclass
 from pymatgen.core import Structure
 
 from screening.analysis.arrhenius import fit_arrhenius
+from screening.analysis.collective import combine_haven
 from screening.analysis.diffusion import DiffusionAnalysis, analyse_trajectory
 from screening.md.adaptive import run_adaptive
 from screening.md.nvt import run_md
 from screening.mlff.registry import LoadedModel
-from screening.schemas.results import ArrheniusResult, DiffusionResult, MDResult
+from screening.schemas.documents import DiffusionDoc
+from screening.schemas.results import (
+    ArrheniusResult,
+    CollectiveStatus,
+    DiffusionResult,
+    MDResult,
+)
 from screening.schemas.trajectory import MDTrajectory
 
 
@@ -101,7 +108,47 @@ def diffusion_series(
                 traj, temperature_k=md.temperature_mean_k, min_n_eff=min_n_eff
             )
         runs.append(TemperatureRun(md, traj, analysis))
+    per_t = [r.diffusion for r in runs]
     fit = fit_arrhenius(
-        [r.diffusion for r in runs], n_mobile_per_cm3=n_mobile_per_cm3(structure, mobile_ion)
+        per_t,
+        n_mobile_per_cm3=n_mobile_per_cm3(structure, mobile_ion),
+        haven=combine_haven(per_t),
     )
     return runs, fit
+
+
+def msd_curves(runs: Sequence[TemperatureRun]) -> list:
+    """(temperature, tracer MSD, collective MSD or None) for :func:`analysis.plots.msd_plot`."""
+    return [
+        (
+            r.md.temperature_target_k,
+            r.analysis.curve,
+            r.analysis.collective.curve if r.analysis.collective else None,
+        )
+        for r in runs
+        if r.analysis
+    ]
+
+
+def diffusion_doc(
+    runs: Sequence[TemperatureRun], fit: ArrheniusResult, *, n_mobile_per_cm3: float
+) -> DiffusionDoc:
+    """The ``diffusion`` sub-document of a candidate (and the CLI's / Maker's output)."""
+    per_t = [r.diffusion for r in runs]
+    haven = combine_haven(per_t)
+    states = {r.collective_status for r in per_t}
+    overall = next(
+        (s for s in (CollectiveStatus.ok, CollectiveStatus.too_noisy) if s in states),
+        CollectiveStatus.not_sampled,
+    )
+    return DiffusionDoc(
+        per_temperature=per_t,
+        arrhenius=fit,
+        haven_ratio=fit.haven_ratio,
+        haven_ratio_err=fit.haven_ratio_err,
+        haven_status=haven.status,
+        collective_status=overall,
+        haven_ratio_measured=haven.measured_value,
+        haven_ratio_measured_err=haven.measured_err,
+        n_mobile_per_cm3=n_mobile_per_cm3,
+    )

@@ -18,7 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from screening.schemas.provenance import Provenance, utcnow
 from screening.schemas.results import (
     ArrheniusResult,
+    CollectiveStatus,
     DiffusionResult,
+    HavenStatus,
     MDResult,
     RelaxResult,
     StabilityResult,
@@ -49,7 +51,27 @@ class DiffusionDoc(BaseModel):
 
     per_temperature: list[DiffusionResult] = Field(description="D(T) with errors per T.")
     arrhenius: ArrheniusResult = Field(description="Arrhenius fit and sigma(300 K).")
-    haven_ratio: float = Field(1.0, description="Haven ratio used in Nernst-Einstein (stated).")
+    haven_ratio: float = Field(
+        1.0, description="Haven ratio used for sigma(300 K) (1 unless measured precisely)."
+    )
+    haven_ratio_err: float = Field(0.0, description="1-sigma error of the used Haven ratio.")
+    haven_status: HavenStatus = Field(
+        HavenStatus.assumed_1,
+        description="measured: the collective-displacement H (relative error <= 0.25) is "
+        "used; assumed_1: too noisy or not sampled, H = 1.",
+    )
+    collective_status: CollectiveStatus = Field(
+        CollectiveStatus.not_sampled,
+        description="Overall collective (charge) estimate: ok when any temperature gave a "
+        "usable collective conductivity, too_noisy when none did, not_sampled when no "
+        "temperature was sampled.",
+    )
+    haven_ratio_measured: float | None = Field(
+        None, description="Inverse-variance mean of the per-temperature Haven ratios."
+    )
+    haven_ratio_measured_err: float | None = Field(
+        None, description="1-sigma error of haven_ratio_measured."
+    )
     n_mobile_per_cm3: float = Field(description="Mobile-ion number density, cm^-3.")
 
 

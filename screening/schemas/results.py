@@ -29,6 +29,21 @@ class SamplingStatus(StrEnum):
     failed = "failed"
 
 
+class CollectiveStatus(StrEnum):
+    """Whether the collective (charge) conductivity of a run is usable."""
+
+    ok = "ok"
+    too_noisy = "too_noisy"
+    not_sampled = "not_sampled"
+
+
+class HavenStatus(StrEnum):
+    """Which Haven ratio the room-temperature conductivity uses."""
+
+    measured = "measured"
+    assumed_1 = "assumed_1"
+
+
 class RelaxResult(BaseModel):
     """Result of a positions + cell relaxation."""
 
@@ -82,17 +97,61 @@ class DiffusionResult(BaseModel):
     )
     diffusivity_cm2_s_err: float | None = Field(
         None,
-        description="1-sigma uncertainty of the diffusivity in cm^2/s (the larger of the "
-        "covariance-aware fit error and the He et al. empirical RSD).",
+        description="1-sigma uncertainty of the diffusivity in cm^2/s: generalised least "
+        "squares with the random-walk MSD covariance, inflated by sqrt(chi2_red) only when the "
+        "fit is significantly poor (calibrated on synthetic walks: ~68 % of 1-sigma intervals "
+        "hold the truth).",
     )
     diffusivity_upper_cm2_s: float = Field(
         description="One-sided 95% upper bound on D in cm^2/s, from the MSD reached (always set)."
     )
     diffusivity_gls_err_cm2_s: float | None = Field(
-        None, description="1-sigma error of the generalised-least-squares fit alone, cm^2/s."
+        None, description="1-sigma error of the generalised-least-squares fit, cm^2/s."
+    )
+    fit_reduced_chi2: float | None = Field(
+        None, description="Reduced chi^2 of the tracer MSD fit (about 1 for a random walk)."
     )
     n_eff: float = Field(description="Effective number of jumps: max total MSD / hop distance^2.")
-    rsd_empirical: float = Field(description="He et al. relative SD: 3.43/sqrt(N_eff) + 0.04.")
+    rsd_empirical: float = Field(
+        description="He et al. relative SD 3.43/sqrt(N_eff) + 0.04, for reference only (it "
+        "overstates the error of an all-origins fit; not used in the reported error)."
+    )
+    conductivity_tracer_s_cm: float | None = Field(
+        None,
+        description="Nernst-Einstein conductivity at this temperature from the tracer D "
+        "(Haven ratio 1), S/cm; None unless status is ok.",
+    )
+    collective_status: CollectiveStatus | None = Field(
+        None,
+        description="ok: collective conductivity usable (relative error <= 0.5); too_noisy; "
+        "not_sampled (tracer not sampled). None when not computed.",
+    )
+    collective_diffusivity_cm2_s: float | None = Field(
+        None,
+        description="Charge (collective) diffusivity D_sigma = slope of the mean-squared "
+        "summed mobile-ion displacement / (6 N), framework drift removed, cm^2/s.",
+    )
+    collective_diffusivity_err_cm2_s: float | None = Field(
+        None, description="1-sigma error of D_sigma (one collective walker per run), cm^2/s."
+    )
+    conductivity_collective_s_cm: float | None = Field(
+        None,
+        description="Conductivity at this temperature from the collective displacement "
+        "(Einstein form of Green-Kubo): n (z e)^2 D_sigma / (k_B T), S/cm.",
+    )
+    conductivity_collective_err_s_cm: float | None = Field(
+        None, description="1-sigma error of conductivity_collective_s_cm, S/cm."
+    )
+    conductivity_collective_lower_s_cm: float | None = Field(
+        None, description="Lower end of the 95 % interval of the collective conductivity, S/cm."
+    )
+    conductivity_collective_upper_s_cm: float | None = Field(
+        None, description="Upper end of the 95 % interval of the collective conductivity, S/cm."
+    )
+    haven_ratio: float | None = Field(
+        None, description="Haven ratio H = D_tracer / D_sigma at this temperature."
+    )
+    haven_ratio_err: float | None = Field(None, description="1-sigma error of haven_ratio.")
     simulated_time_ps: float = Field(description="Production time analysed, ps.")
     fit_window_ps: tuple[float, float] = Field(description="Time-lag window of the linear fit, ps.")
     framework_msd_final_a2: float | None = Field(
@@ -113,7 +172,9 @@ class ArrheniusResult(BaseModel):
     prefactor_cm2_s: float | None = Field(None, description="D0 in cm^2/s.")
     diffusivity_300k_cm2_s: float | None = Field(None, description="D(300 K) extrapolated, cm^2/s.")
     conductivity_300k_s_cm: float | None = Field(
-        None, description="sigma(300 K) by Nernst-Einstein, Haven ratio 1, S/cm."
+        None,
+        description="sigma(300 K) by Nernst-Einstein from the extrapolated tracer D divided "
+        "by `haven_ratio`, S/cm.",
     )
     conductivity_300k_lower_s_cm: float | None = Field(
         None, description="Lower end of the 95% interval of sigma(300 K), S/cm."
@@ -122,10 +183,16 @@ class ArrheniusResult(BaseModel):
         None, description="Upper end of the 95% interval (or a bound when unsampled), S/cm."
     )
     reduced_chi2: float | None = Field(None, description="Reduced chi^2 of the weighted fit.")
+    haven_ratio: float = Field(
+        1.0, description="Haven ratio used for sigma(300 K) (1 unless measured precisely)."
+    )
+    haven_ratio_err: float = Field(
+        0.0, description="1-sigma error of the Haven ratio, propagated into the interval."
+    )
     flags: list[str] = Field(
         default_factory=list,
         description="non_arrhenius, narrow_temperature_range, framework_melting, "
-        "too_few_temperatures.",
+        "too_few_temperatures, haven_ratio_assumed_1.",
     )
 
 
