@@ -120,7 +120,13 @@ def fit_msd_line(
     tn, yn = t / t_scale, y / y_scale
     shape = random_walk_covariance(tn, 1.0)
     shape[np.diag_indices_from(shape)] *= 1.0 + 1e-9
-    factor = linalg.cho_factor(shape, lower=True)
+    try:
+        factor = linalg.cho_factor(shape, lower=True)
+    except linalg.LinAlgError:
+        # lags beyond half a (very short) run: the formula no longer holds; keep the
+        # variances only, so the fit still runs (such runs are never `sampled` anyway)
+        shape = np.diag(np.maximum(np.abs(np.diag(shape)), 1e-12))
+        factor = linalg.cho_factor(shape, lower=True)
     x = np.column_stack([tn, np.ones_like(tn)])
     cinv_x = linalg.cho_solve(factor, x)
     pcov_shape = np.linalg.inv(x.T @ cinv_x)
