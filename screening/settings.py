@@ -40,6 +40,24 @@ class ScreeningSettings(BaseSettings):
         "file-backed mongomock_persistence store under data_dir.",
     )
     db_name: str = Field("screening", description="Database name for results and LaunchPad.")
+    db_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        description="Seconds to wait for a MongoDB server at the first ping before giving up "
+        "with one error line (server selection and connection timeout).",
+    )
+    large_cell_atoms: int = Field(
+        500,
+        ge=1,
+        description="Cells above this many atoms get a warning, an estimate of the memory one "
+        "model call needs, and progress lines during relaxation.",
+    )
+    memory_gb: float | None = Field(
+        None,
+        gt=0,
+        description="Memory this process may use, GB (default: MemAvailable of /proc/meminfo); "
+        "a cell whose estimated model-call memory exceeds it is refused before any work.",
+    )
     data_dir: Path = Field(
         Path.home() / ".screening",
         description="Folder for the embedded database file, plots and scratch data.",

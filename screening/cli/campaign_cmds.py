@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from screening.cli.common import emit_json, handle_errors, quiet_load_model, write_csv
+from screening.schemas.errors import ScreeningInputError
 
 campaign_app = typer.Typer(help="Validate, run and inspect campaigns.", no_args_is_help=True)
 db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
@@ -45,8 +46,8 @@ def run(
         from screening.stability.online import check_mp_access
 
         check_mp_access(spec.references_mp)
+    store = ResultStore()  # the writer lock first: a second writer fails before any work
     mlff = quiet_load_model(model or spec.model)
-    store = ResultStore()
     try:
         run_campaign(spec, store, mlff)
     except KeyboardInterrupt:
@@ -79,12 +80,16 @@ def rescore(
 def submit(
     campaign: Path = typer.Argument(..., help="Campaign YAML."),
     launchpad: Path | None = typer.Option(None, "--launchpad", help="my_launchpad.yaml"),
+    force: bool = typer.Option(False, "--force", help="Add even if already submitted."),
 ) -> None:
     """Add the campaign's workflow to a FireWorks LaunchPad (validated first)."""
     from screening.flows.submit import get_launchpad, submit_campaign
 
     lp = get_launchpad(launchpad)
-    out = submit_campaign(campaign, launchpad=lp)
+    out = submit_campaign(campaign, launchpad=lp, force=force)
+    from screening.store.results import ResultStore
+
+    ResultStore().flush()
     typer.echo(
         f"submitted {out['campaign']}: {out['fireworks']} fireworks "
         "(chunk jobs are added as the funnel runs)"
@@ -98,12 +103,13 @@ def launch(
     nlaunches: int = typer.Option(0, "--nlaunches", help="0: until nothing is ready."),
 ) -> None:
     """FireWorks rapidfire in this process (shares the embedded store with the results)."""
+    from screening.flows.submit import get_launchpad
+
+    lp = get_launchpad(launchpad)  # before FireWorks binds a MongoClient of its own
     from fireworks import FWorker
     from fireworks.core.rocket_launcher import rapidfire
 
-    from screening.flows.submit import get_launchpad
-
-    rapidfire(get_launchpad(launchpad), FWorker(), nlaunches=nlaunches)
+    rapidfire(lp, FWorker(), nlaunches=nlaunches)
     from screening.store.results import ResultStore
 
     ResultStore().flush()
@@ -119,7 +125,9 @@ def status(
     from screening.store.ranking import campaign_status
     from screening.store.results import ResultStore
 
-    doc = campaign_status(ResultStore(), name)
+    store = ResultStore(read_only=True)
+    store.require_campaign(name)
+    doc = campaign_status(store, name)
     if json_out:
         emit_json(doc)
     else:
@@ -149,8 +157,12 @@ def rank_cmd(
     from screening.store.ranking import rank, rank_rows
     from screening.store.results import ResultStore
 
+    if top < 1:
+        raise ScreeningInputError(f"--top: expected >= 1, got {top}")
     flt = parse_where(where) if where else None
-    rows = rank(ResultStore(), name, top=top, where=flt)
+    store = ResultStore(read_only=True)
+    store.require_campaign(name)
+    rows = rank(store, name, top=top, where=flt)
     flat = rank_rows(rows)
     if json_out:
         emit_json(flat)
@@ -199,22 +211,48 @@ def launchpad_file(
 ) -> None:
     """Write a FireWorks launchpad YAML for this database (for `lpad -l` / `rlaunch -l`).
 
-    Embedded mode: the FireWorks tools find the file through MONGOMOCK_SERVERSTORE_FILE,
-    which is printed; export it before running them (one process at a time on the file).
+    Real MongoDB: the file holds the URI (with its password) and is written with mode 0600.
+    Embedded: FW_config.yaml is written beside it, naming the database file, so FireWorks'
+    tools run from that folder find it without any exported variable (one writing process at
+    a time on the file).
     """
+    import os
+
     import yaml
 
     from screening.settings import get_settings
     from screening.store.backend import embedded_path
 
+    def write_private(path: Path, text: str) -> None:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise ScreeningInputError(f"cannot write {path}: {exc.strerror}") from None
+
     settings = get_settings()
     if settings.db_uri:
         doc = {"host": settings.db_uri, "uri_mode": True, "name": settings.db_name}
-        out.write_text(yaml.safe_dump(doc))
-        typer.echo(f"wrote {out} (credentials are in it: keep it private)")
+        write_private(out, yaml.safe_dump(doc))
+        typer.echo(f"wrote {out} (mode 0600: it holds the database password)")
         return
-    out.write_text(yaml.safe_dump({"host": "localhost", "port": 27017, "name": settings.db_name}))
-    typer.echo(f"export MONGOMOCK_SERVERSTORE_FILE={embedded_path()}")
+    db_file = embedded_path()
+    write_private(
+        out, yaml.safe_dump({"host": "localhost", "port": 27017, "name": settings.db_name})
+    )
+    config = out.resolve().parent / "FW_config.yaml"
+    write_private(
+        config,
+        yaml.safe_dump(
+            {"MONGOMOCK_SERVERSTORE_FILE": str(db_file), "LAUNCHPAD_LOC": str(out.resolve())}
+        ),
+    )
+    typer.echo(
+        f"wrote {out} and {config} (MONGOMOCK_SERVERSTORE_FILE={db_file}: FireWorks' "
+        f"tools started in {config.parent} need nothing exported)"
+    )
 
 
 @db_app.command("schema")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from screening.cli.common import emit_json, handle_errors, quiet_load_model
+from screening.cli.common import check_number, emit_json, handle_errors, quiet_load_model
 from screening.generate.readers import read_structure, require_element
 
 
@@ -32,11 +32,16 @@ def diffusion(
     )
     from screening.schemas.errors import ScreeningInputError
 
+    for t in temperatures:
+        check_number("--temperatures", t)
+    check_number("--timestep", timestep)
+    check_number("--equilibration", equilibration, strict=False)
+    check_number("--min-n-eff", min_n_eff, strict=False)
+    if steps < 5:
+        raise ScreeningInputError(f"--steps: expected >= 5 (one record every 5 steps), got {steps}")
     structure = read_structure(file)
     require_element(structure, mobile_ion, file)
-    if any(t <= 0 for t in temperatures):
-        raise ScreeningInputError("--temperatures must be > 0 K")
-    mlff = quiet_load_model(model)
+    mlff = quiet_load_model(model, structure=structure, source=file)
     runs, fit = diffusion_series(
         structure,
         mlff,
@@ -87,6 +92,9 @@ def diffusion(
             f"{fit.conductivity_300k_s_cm} S/cm  Haven ratio = {fit.haven_ratio:.2f} "
             f"({doc['haven_status']})  flags={fit.flags}"
         )
+    if all(r.md.status == "failed" for r in runs):
+        typer.echo(f"error: {file}: MD failed at every temperature", err=True)
+        raise typer.Exit(1)
 
 
 @handle_errors
@@ -131,7 +139,7 @@ def nemd(
         charges = nominal_charges(structure)
     except ValueError as exc:
         raise ScreeningInputError(f"{file}: {exc}") from None
-    mlff = quiet_load_model(model)
+    mlff = quiet_load_model(model, structure=structure, source=file)
     runs = [
         run_nemd(
             structure,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from screening.cli.common import emit_json, handle_errors
+from screening.cli.common import check_out_folder, emit_json, handle_errors
 
 
 @handle_errors
@@ -31,6 +31,7 @@ def generate(
     else:
         if out is None:
             raise ScreeningInputError("--out FILE.jsonl is required unless --count is given")
+        check_out_folder(out)
         tmp = out.with_suffix(out.suffix + ".part")
         written = 0
         with open(tmp, "w") as fh:

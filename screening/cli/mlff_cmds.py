@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from screening.cli.common import emit_json, handle_errors, quiet_load_model
+from screening.cli.common import check_number, emit_json, handle_errors, quiet_load_model
 from screening.generate.readers import read_structure, require_element
 
 
@@ -20,20 +20,30 @@ def relax(
 ) -> None:
     """Relax positions and cell of one structure with the MLFF."""
     from screening.mlff.relax import relax_structure
+    from screening.settings import get_settings
 
+    check_number("--fmax", fmax)
+    check_number("--max-steps", max_steps, strict=False)
     structure = read_structure(file)
-    mlff = quiet_load_model(model)
-    res = relax_structure(structure, mlff, fmax=fmax, max_steps=max_steps)
+    mlff = quiet_load_model(model, structure=structure, source=file)
+    large = len(structure) > get_settings().large_cell_atoms
+    res = relax_structure(
+        structure, mlff, fmax=fmax, max_steps=max_steps, progress_every=10 if large else 0
+    )
     doc = res.model_dump(mode="json")
     doc["model"] = doc["provenance"]["model"]
     if json_out:
         emit_json(doc)
+    elif res.status == "failed":
+        typer.echo(f"error: {file}: relaxation failed: {res.failure_reason}", err=True)
     else:
         typer.echo(
             f"{structure.composition.reduced_formula}: E = {res.energy_per_atom_ev:.4f} eV/atom, "
             f"converged={res.converged} after {res.n_steps} steps, "
             f"ΔV = {100 * res.volume_change_frac:+.1f}%"
         )
+    if res.status == "failed":
+        raise typer.Exit(1)
 
 
 @handle_errors
@@ -57,11 +67,15 @@ def md(
         raise ScreeningInputError(
             f"--thermostat: expected nose-hoover-chain|langevin|nve, got {thermostat}"
         )
-    structure = read_structure(file)
-    require_element(structure, mobile_ion, file)
+    check_number("--temperature", temperature)
+    check_number("--timestep", timestep)
+    check_number("--stride", stride, minimum=1, strict=False)
+    check_number("--equilibration", equilibration, strict=False)
     if steps < stride:
         raise ScreeningInputError(f"--steps must be >= --stride ({stride}), got {steps}")
-    mlff = quiet_load_model(model)
+    structure = read_structure(file)
+    require_element(structure, mobile_ion, file)
+    mlff = quiet_load_model(model, structure=structure, source=file)
     res, _ = run_md(
         structure,
         mlff,

@@ -33,9 +33,8 @@ def export(
         raise ScreeningInputError(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
     if top < 1:
         raise ScreeningInputError(f"--top: expected >= 1, got {top}")
-    store = ResultStore()
-    if store.db["campaigns"].find_one({"_id": name}) is None:
-        raise ScreeningInputError(f"campaign {name!r}: not in the database")
+    store = ResultStore(read_only=True)
+    store.require_campaign(name)
     rows = rank(store, name, top=top, where=parse_where(where) if where else None)
     out.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
@@ -67,7 +66,7 @@ def plot(
     """Write the MSD and Arrhenius plots stored with a candidate."""
     from screening.store.results import ResultStore
 
-    store = ResultStore()
+    store = ResultStore(read_only=True)
     doc = store.db["candidates"].find_one({"_id": candidate_id}, {"artifacts": 1})
     if doc is None:
         raise ScreeningInputError(f"candidate {candidate_id!r}: not in the database")

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pymatgen.core import Structure
 
 from screening.analysis.score import NO_MD_SCORE, ScoreWeights, candidate_score, pre_md_score
-from screening.generate.enumerate import Enumerator, build_structure
+from screening.generate.enumerate import Enumerator, build_structure, candidate_id
 from screening.generate.parents import load_prototypes
 from screening.md.series import (
     diffusion_doc,
@@ -47,6 +47,9 @@ def generate_stage(spec: CampaignSpec, store: ResultStore) -> dict:
                 {},
                 new_candidate(
                     candidate_id=ref.candidate_id,
+                    structure_key=candidate_id(
+                        enum.prototypes[ref.prototype].fingerprint, ref.substitution, ref.ordering
+                    ),
                     campaign=spec.name,
                     formula=ref.formula,
                     chemsys=s.composition.chemical_system,
@@ -138,6 +141,11 @@ def relax_chunk(ids: list[str], store: ResultStore, model: LoadedModel, spec: Ca
     of the chunk is relaxed.
     """
     docs = {d["_id"]: d for d in store.db["candidates"].find({"_id": {"$in": ids}})}
+    # a rerun chunk (FireWorks lost-run recovery, resumed campaign) skips recorded work
+    done = [i for i in ids if docs.get(i, {}).get("stage") != GENERATED]
+    ids = [i for i in ids if i not in set(done)]
+    if not ids:
+        return {"relaxed": 0, "converged": 0, "failed": 0, "already_done": len(done)}
     structs = [Structure.from_dict(docs[i]["structure"]) for i in ids]
     f = spec.funnel
     opts = {"fmax": f.relax_fmax_ev_a, "max_steps": f.relax_max_steps}
@@ -153,6 +161,8 @@ def relax_chunk(ids: list[str], store: ResultStore, model: LoadedModel, spec: Ca
                 results.append(f"relax: {type(exc).__name__}: {exc}")
     updates = {}
     for i, r in zip(ids, results, strict=True):
+        if not isinstance(r, str) and r.status == "failed":
+            r = f"relax: {r.failure_reason}"
         if isinstance(r, str):
             updates[i] = {"stage": RELAXED, "status": "failed", "errors": [r]}
             continue
@@ -163,11 +173,12 @@ def relax_chunk(ids: list[str], store: ResultStore, model: LoadedModel, spec: Ca
             "provenance": r.provenance.model_dump(mode="json"),
         }
     store.set_fields("candidates", updates)
-    ok = [r for r in results if not isinstance(r, str)]
+    ok = [r for r in results if not isinstance(r, str) and r.status != "failed"]
     return {
         "relaxed": len(ok),
         "converged": sum(r.converged for r in ok),
         "failed": len(results) - len(ok),
+        "already_done": len(done),
     }
 
 
@@ -190,8 +201,8 @@ def stability_chunk(
     refs = ReferenceSet(model, store).entries(structures)
     updates = {}
     for d in docs:
-        if d.get("status") == "failed":
-            continue
+        if d.get("status") == "failed" or d.get("stability") or not d.get("relax"):
+            continue  # failed, already analysed (a rerun chunk), or not relaxed
         s = Structure.from_dict(d["relax"]["structure"])
         try:
             res = stability_analysis(
@@ -316,6 +327,8 @@ def _md_candidate(cid: str, store: ResultStore, model: LoadedModel, spec: Campai
     from screening.analysis.plots import arrhenius_plot, msd_plot
 
     doc = store.db["candidates"].find_one({"_id": cid})
+    if doc.get("stage") == DONE and doc.get("diffusion"):  # recorded by an earlier run
+        return {"score": doc.get("score", NO_MD_SCORE), "already_done": True}
     s = _md_cell(Structure.from_dict(doc["relax"]["structure"]), spec.funnel.md_max_atoms)
     mobile = next((el.symbol for el in s.composition if el.symbol in ("Li", "Na")), None)
     f = spec.funnel

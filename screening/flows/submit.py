@@ -11,10 +11,13 @@ def get_launchpad(launchpad_file: str | Path | None = None):
     """LaunchPad from a YAML file, from ``SCREENING_DB_URI``, or the embedded store.
 
     The embedded LaunchPad lives in the same mongomock_persistence file as the results and
-    shares this process's in-memory store with them.
+    shares this process's in-memory store with them. FireWorks binds its ``MongoClient`` when
+    ``fireworks.fw_config`` is first imported, which may happen before the embedded file is
+    known (any ``from fireworks import ...``): both bindings are replaced here, so the
+    LaunchPad never looks for a server on localhost:27017.
     """
     from screening.settings import get_settings
-    from screening.store.backend import embedded_path, shared_server_store
+    from screening.store.backend import embedded_path, ping_server, shared_server_store
 
     if launchpad_file:
         from fireworks import LaunchPad
@@ -24,28 +27,40 @@ def get_launchpad(launchpad_file: str | Path | None = None):
     if settings.db_uri:
         from fireworks import LaunchPad
 
-        return LaunchPad(host=settings.db_uri, name=settings.db_name, uri_mode=True)
+        ping_server(settings.db_uri, settings.db_name, timeout_s=settings.db_timeout_s)
+        ms = int(settings.db_timeout_s * 1000)
+        return LaunchPad(
+            host=settings.db_uri,
+            name=settings.db_name,
+            uri_mode=True,
+            mongoclient_kwargs={"serverSelectionTimeoutMS": ms},
+        )
     path = embedded_path()
-    shared_server_store(path)  # sets MONGOMOCK_SERVERSTORE_FILE and shares the store
+    shared_server_store(path)  # lock, MONGOMOCK_SERVERSTORE_FILE, one shared store
+    import fireworks.core.launchpad as launchpad_module
     import fireworks.fw_config as fw_config
     import mongomock_persistence
 
     fw_config.MONGOMOCK_SERVERSTORE_FILE = str(path)
     fw_config.MongoClient = mongomock_persistence.MongoClient
-    from fireworks import LaunchPad
+    launchpad_module.MongoClient = mongomock_persistence.MongoClient
+    return launchpad_module.LaunchPad(name=settings.db_name)
 
-    return LaunchPad(name=settings.db_name)
 
-
-def submit_campaign(campaign_file: str | Path, *, launchpad=None) -> dict:
+def submit_campaign(campaign_file: str | Path, *, launchpad=None, force: bool = False) -> dict:
     """Validate, build the flow, convert with ``flow_to_workflow`` and add it.
 
-    Nothing is added when validation fails. Returns the workflow's size.
+    Nothing is added when validation fails, or when the campaign's workflow is already on
+    the LaunchPad (unless ``force``). The job store that travels with every Firework is
+    :func:`screening.store.jobstore.screening_job_store` (the results' database, resolved on
+    the worker). Returns the workflow's size.
     """
     from jobflow.managers.fireworks import flow_to_workflow
 
     from screening.flows.makers import ScreeningFlowMaker
     from screening.generate.parents import load_prototypes
+    from screening.schemas.errors import ScreeningInputError
+    from screening.store.jobstore import screening_job_store
 
     path = str(Path(campaign_file).resolve())
     spec = load_campaign(path)
@@ -55,9 +70,16 @@ def submit_campaign(campaign_file: str | Path, *, launchpad=None) -> dict:
 
         check_mp_access(spec.references_mp)
     flow = ScreeningFlowMaker().make(path)
-    wf = flow_to_workflow(flow)
+    wf = flow_to_workflow(flow, store=screening_job_store())
     lp = launchpad or get_launchpad()
     if lp.fw_id_assigner.count_documents({}) == 0 and lp.workflows.count_documents({}) == 0:
         lp.reset("", require_password=False)  # first use of an empty LaunchPad
+    existing = lp.workflows.find_one({"name": wf.name}, {"nodes": 1, "state": 1})
+    if existing and not force:
+        raise ScreeningInputError(
+            f"campaign {spec.name!r} is already on the LaunchPad (workflow of fw_id "
+            f"{min(existing['nodes'])}, {existing.get('state', '?')}); "
+            "use --force to add another copy"
+        )
     lp.add_wf(wf)
     return {"campaign": spec.name, "fireworks": len(wf.fws)}

@@ -38,7 +38,7 @@ class CandidateRef:
     Attributes
     ----------
     candidate_id : str
-        Hash of (prototype fingerprint, substitution, ordering index).
+        Hash of (campaign, prototype fingerprint, substitution, ordering index).
     prototype : int
         Index into the campaign's prototypes.
     substitution : str
@@ -62,9 +62,16 @@ class CandidateRef:
     formula: str
 
 
-def candidate_id(fingerprint: str, substitution: str, ordering: int) -> str:
-    """Deterministic id: identical on every machine, run and process."""
+def candidate_id(fingerprint: str, substitution: str, ordering: int, campaign: str = "") -> str:
+    """Deterministic id: identical on every machine, run and process.
+
+    With ``campaign`` the id belongs to that campaign (the ``_id`` of its document), so two
+    campaigns that enumerate the same structure each keep their own candidate; without it,
+    the campaign-free structure key (stored as ``structure_key`` for reuse across campaigns).
+    """
     text = f"{fingerprint}|{substitution}|{ordering}".encode()
+    if campaign:
+        text = campaign.encode() + b"|" + text
     return hashlib.blake2b(text, digest_size=12).hexdigest()
 
 
@@ -192,7 +199,13 @@ class Enumerator:
             for text, combo, removed, n_ord, formula in self._maps(p):
                 for k in range(n_ord):
                     yield CandidateRef(
-                        candidate_id(fp, text, k), p, text, combo, removed, k, formula
+                        candidate_id(fp, text, k, self.spec.name),
+                        p,
+                        text,
+                        combo,
+                        removed,
+                        k,
+                        formula,
                     )
 
     def summary(self) -> dict:

@@ -100,11 +100,38 @@ def sha256_of(path: Path) -> str:
 
 
 def _resolve_device(device: str) -> str:
-    if device != "auto":
-        return device
     import torch
 
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError(
+            f"SCREENING_DEVICE=cuda but torch {torch.__version__} sees no CUDA device; "
+            "set SCREENING_DEVICE=cpu (or auto), or install a CUDA build of torch (README, GPU)"
+        )
+    if device != "auto":
+        return device
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def supported_elements(name: str) -> set[str] | None:
+    """Elements the named model was trained on, read without loading it (None: unknown).
+
+    TensorNet: ``element_types`` of the weights' model.json; CHGNet: Z = 1-94.
+    """
+    import json
+
+    from pymatgen.core import Element
+
+    if name == "chgnet":
+        return {Element.from_Z(z).symbol for z in range(1, 95)}
+    models_dir = get_settings().models_dir
+    meta = models_dir / "TensorNet-MatPES-PBE-v2025.1-PES" / "model.json" if models_dir else None
+    if meta is None or not meta.is_file():
+        return None
+    try:
+        doc = json.loads(meta.read_text())
+        return set(doc["kwargs"]["model"]["init_args"]["element_types"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def is_online(host: str = "huggingface.co") -> bool:
@@ -123,7 +150,21 @@ def _load_tensornet(device: str) -> LoadedModel:
     models_dir = get_settings().models_dir
     local = models_dir / folder_name if models_dir else None
     if local is not None and local.is_dir():
-        potential = matgl.load_model(str(local))
+        missing = [f for f in ("model.json", "model.pt", "state.pt") if not (local / f).is_file()]
+        if missing:
+            raise ModelLoadError(
+                f"model 'tensornet-matpes-pbe': {local} lacks {', '.join(missing)} (a complete "
+                "copy has model.json, model.pt and state.pt; see its SHA256SUMS), or choose "
+                "--model chgnet"
+            )
+        try:
+            potential = matgl.load_model(str(local))
+        except Exception as exc:
+            raise ModelLoadError(
+                f"model 'tensornet-matpes-pbe' could not be loaded from {local} "
+                f"({type(exc).__name__}); expected model.json, model.pt and state.pt there "
+                "(see its SHA256SUMS), or choose --model chgnet"
+            ) from None
         path = local
     else:
         where = str(local) if local else "SCREENING_MODELS_DIR (unset)"

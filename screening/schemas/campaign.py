@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -95,7 +95,9 @@ class FunnelSpec(_Strict):
     relax_max_steps: int = Field(300, ge=1, description="Relaxation step limit.")
     e_hull_max_ev_per_atom: float = Field(0.1, ge=0, description="Stability cut, eV/atom.")
     top_k_md: int = Field(10, ge=0, description="Best candidates sent to MD.")
-    md_temperatures_k: list[float] = Field([800, 1000, 1200], description="MD temperatures, K.")
+    md_temperatures_k: list[Annotated[float, Field(gt=0, allow_inf_nan=False)]] = Field(
+        [800, 1000, 1200], min_length=1, description="MD temperatures, K (each > 0)."
+    )
     md_steps: int = Field(2000, ge=10, description="Production steps per temperature.")
     md_timestep_fs: float = Field(2.0, gt=0, description="MD time step, fs.")
     md_max_atoms: int = Field(120, ge=1, description="Supercell size cap for MD.")
@@ -204,6 +206,10 @@ def load_campaign(path: str | Path) -> CampaignSpec:
         raise ScreeningInputError(f"{p}: campaign file not found")
     try:
         data = yaml.safe_load(p.read_text())
+    except RecursionError:
+        raise ScreeningInputError(f"{p}: YAML nested too deeply to be a campaign") from None
+    except UnicodeDecodeError:
+        raise ScreeningInputError(f"{p}: not a text (UTF-8) YAML file") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "?"

@@ -82,7 +82,13 @@ class CandidateDoc(BaseModel):
 
     id: str = Field(alias="_id", description="Same as candidate_id (upsert key).")
     candidate_id: str = Field(
-        description="blake2b of (prototype fingerprint, substitution, ordering)."
+        description="blake2b of (campaign, prototype fingerprint, substitution, ordering): "
+        "a candidate belongs to its campaign."
+    )
+    structure_key: str | None = Field(
+        None,
+        description="blake2b of (prototype fingerprint, substitution, ordering): the same "
+        "structure in every campaign (find earlier results for it across campaigns).",
     )
     campaign: str = Field(description="Campaign name.")
     formula: str = Field(description="Reduced formula.")

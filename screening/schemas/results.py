@@ -47,6 +47,12 @@ class HavenStatus(StrEnum):
 class RelaxResult(BaseModel):
     """Result of a positions + cell relaxation."""
 
+    status: MDStatus = Field(
+        MDStatus.completed,
+        description="completed, or failed with `failure_reason` (overlapping atoms before or "
+        "after: the energy is then meaningless).",
+    )
+    failure_reason: str | None = Field(None, description="Why the relaxation failed, if it did.")
     structure: dict[str, Any] = Field(description="Final structure (pymatgen Structure.as_dict()).")
     energy_ev: float = Field(description="Final total energy in eV.")
     energy_per_atom_ev: float = Field(description="Final energy per atom in eV/atom.")

@@ -5,31 +5,89 @@ Embedded mode keeps one in-process ``ServerStore`` per file, shared by our store
 FireWorks LaunchPad in the same process, so one file holds both and neither overwrites the
 other. The file is written atomically (temp file + rename) at :func:`flush` and at exit:
 an interrupted process leaves the previous checkpoint intact, never a half-written file.
+
+One writer at a time: a writing process holds an exclusive ``flock`` on ``<file>.lock``
+(which names its PID) for as long as it lives; a second writer gets one error line naming
+the holder. Readers (``rank``, ``campaign status``, ``export``, ``plot``) open the file
+without the lock and never write it. A real server is pinged once with a short timeout
+(``SCREENING_DB_TIMEOUT_S``), so an unreachable database is one error line, not a hang.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
+import re
+import sys
 import tempfile
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from screening.schemas.errors import DatabaseError
 from screening.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
 _SHARED_STORES: dict[str, Any] = {}
+_READERS: dict[str, Any] = {}
+_LOCKS: dict[str, int] = {}
 _RETIRED: weakref.WeakSet = weakref.WeakSet()
 
 
 def forget_embedded() -> None:
-    """Forget this process's embedded stores: the next :func:`connect` re-reads the file
-    (what a new process would see). Used by tests that simulate several processes."""
+    """Write and forget this process's embedded stores and release the writer lock: the next
+    :func:`connect` re-reads the file (what a new process would see). Used by tests that
+    simulate several processes, and before handing the file to another process."""
+    for store in _SHARED_STORES.values():
+        store._finalizer.detach()
+        _atomic_write(store)
     _RETIRED.update(_SHARED_STORES.values())
+    _RETIRED.update(_READERS.values())
     _SHARED_STORES.clear()
+    _READERS.clear()
+    release_lock()
+
+
+def release_lock() -> None:
+    """Release this process's writer locks (also released by the OS when it exits)."""
+    for fd in _LOCKS.values():
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+    _LOCKS.clear()
+
+
+def _acquire_lock(path: Path) -> None:
+    """Exclusive, non-blocking writer lock on ``<path>.lock`` (holds this PID)."""
+    key = str(path)
+    if key in _LOCKS:
+        return
+    lock = path.with_name(path.name + ".lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise DatabaseError(f"cannot create {lock}: {exc.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise DatabaseError(
+            f"{path} is being written by another process (PID {holder}); run one writing "
+            "command or FireWorks worker at a time on the embedded store, or use a MongoDB "
+            "server (SCREENING_DB_URI) for concurrent workers"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    _LOCKS[key] = fd
+    # a temp file left by a write that was killed or failed is stale now that we hold the lock
+    for tmp in path.parent.glob(f"{path.name}*.tmp"):
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 @dataclass
@@ -43,35 +101,81 @@ class StoreHandle:
         True for the file-backed default.
     path : Path or None
         The embedded file.
+    read_only : bool
+        Opened by a reader: never written.
     """
 
     db: Any
     embedded: bool
     path: Path | None = None
+    read_only: bool = False
 
     def flush(self) -> None:
-        """Persist the embedded store now (no-op for a real server)."""
-        if self.embedded:
+        """Persist the embedded store now (no-op for a real server or a reader)."""
+        if self.embedded and str(self.path) in _SHARED_STORES:
             _atomic_write(_SHARED_STORES[str(self.path)])
 
 
 def _atomic_write(store) -> None:
+    """Write the store to a temp file in the same folder, then rename it over the file.
+
+    Raises
+    ------
+    DatabaseError
+        When the folder is read-only or the disk is full; the temp file is removed and the
+        previous file is left as it was.
+    """
     import bson.json_util
 
     path = Path(store._filename)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(bson.json_util.dumps(store.to_dict()))
-    os.replace(tmp, path)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(bson.json_util.dumps(store.to_dict()))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        raise DatabaseError(
+            f"cannot write {path}: {exc.strerror}; the previous version is unchanged"
+        ) from None
 
 
-def embedded_path() -> Path:
-    """The embedded database file under the data dir (created with ``{}`` if missing)."""
+def _write_at_exit(store) -> None:
+    try:
+        _atomic_write(store)
+    except DatabaseError as exc:  # at interpreter exit: one line, not a traceback
+        sys.stderr.write(f"error: {exc}\n")
+
+
+def embedded_path(*, create: bool = True) -> Path:
+    """The embedded database file under the data dir (created with ``{}`` if missing).
+
+    Raises
+    ------
+    DatabaseError
+        When the file exists but is empty (0 bytes: a store is never written empty), or it
+        is missing and ``create`` is False, or its folder cannot be created.
+    """
     settings = get_settings()
     path = Path(os.environ.get("MONGOMOCK_SERVERSTORE_FILE") or settings.data_dir / "db.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists() or path.stat().st_size == 0:
-        path.write_text("{}")
+    if path.exists() and path.stat().st_size == 0:
+        raise DatabaseError(
+            f"{path} is empty (0 bytes), not a database; restore it from a backup or remove it "
+            "to start a new one"
+        )
+    if not path.exists():
+        if not create:
+            raise DatabaseError(f"{path}: no database yet (run or submit a campaign first)")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("{}")
+        except OSError as exc:
+            raise DatabaseError(f"cannot create {path}: {exc.strerror}") from None
     return path.resolve()
 
 
@@ -93,34 +197,94 @@ def _existing_server_store(cls, key: str):
     return None
 
 
-def shared_server_store(path: Path):
+def _load_server_store(cls, key: str):
+    try:
+        return cls(key)
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+        raise DatabaseError(
+            f"{key} is not a readable embedded database ({type(exc).__name__}); it was left "
+            "untouched: restore it from a backup or move it away"
+        ) from None
+
+
+def shared_server_store(path: Path, *, read_only: bool = False):
     """The one mongomock ServerStore of this process for ``path``.
 
-    Also makes FireWorks' mongomock client (and any later ``MongoClient``) use it.
+    Writers take the file's lock and write it atomically at flush and exit; readers get a
+    private copy that is never written. Also makes FireWorks' mongomock client (and any
+    later ``MongoClient``) use the writer's store.
     """
     import mongomock.mongo_client
     import mongomock_persistence  # noqa: F401  (patches ServerStore for persistence)
     from mongomock.store import ServerStore
 
     key = str(path)
-    if key not in _SHARED_STORES:
-        os.environ["MONGOMOCK_SERVERSTORE_FILE"] = key
-        # Under FireWorks' own `rlaunch`/`lpad` the LaunchPad's client already holds a
-        # ServerStore of this file; adopt it, or two in-memory copies would each write the
-        # file at exit and the last writer would erase the other's changes.
-        store = _existing_server_store(ServerStore, key) or ServerStore(key)
-        store._finalizer.detach()  # replaced by an atomic writer
-        store._finalizer = weakref.finalize(store, _atomic_write, store)
-        _SHARED_STORES[key] = store
+    if key in _SHARED_STORES:
+        return _SHARED_STORES[key]
+    if read_only:
+        if key not in _READERS:
+            os.environ["MONGOMOCK_SERVERSTORE_FILE"] = key
+            store = _load_server_store(ServerStore, key)
+            store._finalizer.detach()  # a reader never writes the file
+            _READERS[key] = store
+        return _READERS[key]
+    _acquire_lock(path)
+    os.environ["MONGOMOCK_SERVERSTORE_FILE"] = key
+    # Under FireWorks' own `rlaunch`/`lpad` the LaunchPad's client already holds a
+    # ServerStore of this file; adopt it, or two in-memory copies would each write the
+    # file at exit and the last writer would erase the other's changes.
+    store = _existing_server_store(ServerStore, key) or _load_server_store(ServerStore, key)
+    store._finalizer.detach()  # replaced by an atomic writer
+    store._finalizer = weakref.finalize(store, _write_at_exit, store)
+    _SHARED_STORES[key] = store
+    _READERS.pop(key, None)
 
-        def _factory(*args, _store=None, **kwargs):
-            return _SHARED_STORES[key]
+    def _factory(*args, _store=None, **kwargs):
+        return _SHARED_STORES[key]
 
-        mongomock.mongo_client.ServerStore = _factory
-    return _SHARED_STORES[key]
+    mongomock.mongo_client.ServerStore = _factory
+    return store
 
 
-def connect(uri: str | None = None, *, db_name: str | None = None) -> StoreHandle:
+def redact_uri(uri: str) -> str:
+    """The URI without user and password (for messages and logs)."""
+    return re.sub(r"//[^@/]*@", "//", uri)
+
+
+def ping_server(uri: str, name: str, *, timeout_s: float):
+    """A pymongo Database on ``uri`` after one successful ping.
+
+    Raises
+    ------
+    DatabaseError
+        For a URI that is not ``mongodb://`` / ``mongodb+srv://``, or a server that does not
+        answer within ``timeout_s`` (host named, password never).
+    """
+    if not uri.startswith(("mongodb://", "mongodb+srv://")):
+        scheme = uri.split("://", 1)[0] if "://" in uri else uri[:20]
+        raise DatabaseError(
+            f"SCREENING_DB_URI: expected mongodb://… or mongodb+srv://…, got {scheme!r}"
+        )
+    import pymongo
+    from pymongo.errors import PyMongoError
+
+    ms = int(timeout_s * 1000)
+    try:
+        client = pymongo.MongoClient(
+            uri, w="majority", serverSelectionTimeoutMS=ms, connectTimeoutMS=ms
+        )
+        client.admin.command("ping")
+    except (PyMongoError, ValueError) as exc:
+        raise DatabaseError(
+            f"MongoDB at {redact_uri(uri)} did not answer within {timeout_s:g} s "
+            f"({type(exc).__name__}); check SCREENING_DB_URI, the server and the network"
+        ) from None
+    return client[name]
+
+
+def connect(
+    uri: str | None = None, *, db_name: str | None = None, read_only: bool = False
+) -> StoreHandle:
     """Open the results database.
 
     Parameters
@@ -130,18 +294,24 @@ def connect(uri: str | None = None, *, db_name: str | None = None) -> StoreHandl
         embedded file-backed store under ``SCREENING_DATA_DIR``.
     db_name : str, optional
         Database name; defaults to ``SCREENING_DB_NAME``.
+    read_only : bool
+        Embedded store: open without the writer lock and never write the file.
+
+    Raises
+    ------
+    DatabaseError
+        Unreachable or malformed URI, unreadable or locked embedded file.
     """
     settings = get_settings()
     uri = uri or settings.db_uri
     name = db_name or settings.db_name
     if uri:
-        import pymongo
-
-        client = pymongo.MongoClient(uri, w="majority")
-        logger.info("using MongoDB at %s", uri.split("@")[-1])  # never log credentials
-        return StoreHandle(client[name], embedded=False)
+        db = ping_server(uri, name, timeout_s=settings.db_timeout_s)
+        logger.info("using MongoDB at %s", redact_uri(uri))  # never log credentials
+        return StoreHandle(db, embedded=False)
     import mongomock_persistence
 
-    path = embedded_path()
-    client = mongomock_persistence.MongoClient(_store=shared_server_store(path))
-    return StoreHandle(client[name], embedded=True, path=path)
+    path = embedded_path(create=not read_only)
+    store = shared_server_store(path, read_only=read_only)
+    client = mongomock_persistence.MongoClient(_store=store)
+    return StoreHandle(client[name], embedded=True, path=path, read_only=read_only)

@@ -46,10 +46,18 @@ class ResultStore:
         From :func:`screening.store.connect`; opened from the settings when omitted.
     chunk_size : int
         Operations per bulk write.
+    read_only : bool
+        Open the embedded file as a reader (no lock, never written); for queries.
     """
 
-    def __init__(self, handle: StoreHandle | None = None, *, chunk_size: int = 1000) -> None:
-        self.handle = handle or connect()
+    def __init__(
+        self,
+        handle: StoreHandle | None = None,
+        *,
+        chunk_size: int = 1000,
+        read_only: bool = False,
+    ) -> None:
+        self.handle = handle or connect(read_only=read_only)
         self.db = self.handle.db
         self.chunk_size = chunk_size
 
@@ -145,6 +153,16 @@ class ResultStore:
         """Return an artifact's bytes, or None."""
         doc = self.db["artifacts"].find_one({"_id": key})
         return None if doc is None else bytes(doc["data"])
+
+    def require_campaign(self, name: str) -> None:
+        """Raise a one-line input error when no campaign of that name is stored."""
+        from screening.schemas.errors import ScreeningInputError
+
+        if self.db["campaigns"].find_one({"_id": name}, {"_id": 1}) is None:
+            known = sorted(d["_id"] for d in self.db["campaigns"].find({}, {"_id": 1}))[:10]
+            raise ScreeningInputError(
+                f"campaign {name!r}: not in the database (known: {', '.join(known) or 'none'})"
+            )
 
     def flush(self) -> None:
         """Checkpoint the embedded store to disk (no-op on a real server)."""
