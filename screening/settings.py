@@ -46,6 +46,19 @@ class ScreeningSettings(BaseSettings):
         description="Seconds to wait for a MongoDB server at the first ping before giving up "
         "with one error line (server selection and connection timeout).",
     )
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="torch intra-op and BLAS threads of each worker process. Unset: the node's "
+        "cores divided by workers_per_node (torch's own default, one thread per core in every "
+        "process, made four concurrent workers on 2 cores ~10x slower each).",
+    )
+    workers_per_node: int = Field(
+        1,
+        ge=1,
+        description="Worker processes (screening commands, rlaunch) sharing one node; sets the "
+        "default of `threads`.",
+    )
     large_cell_atoms: int = Field(
         500,
         ge=1,

@@ -136,23 +136,25 @@ def estimate_diffusivity(
     pick = in_window[np.unique(np.searchsorted(lags_w, targets).clip(0, lags_w.size - 1))]
     mask = np.zeros(curve.lag_fs.size, dtype=bool)
     mask[pick] = True
-    kappa = float(np.mean(curve.var_sq_a4[mask] / np.maximum(curve.msd_a2[mask], 1e-12) ** 2))
-    kappa = max(kappa, GAUSSIAN_KAPPA)  # never below a Gaussian: its noise would only shrink errors
-    fit = fit_msd_line(
-        curve.lag_fs[mask],
-        curve.msd_a2[mask],
-        total_fs=total,
-        n_walkers=curve.n_ions,
-        kappa=kappa,
-    )
+    fit = None
+    if mask.sum() >= 3:  # a line through fewer lags has no error (runs of < 4 frames)
+        kappa = float(np.mean(curve.var_sq_a4[mask] / np.maximum(curve.msd_a2[mask], 1e-12) ** 2))
+        kappa = max(kappa, GAUSSIAN_KAPPA)  # never below a Gaussian: noise would shrink errors
+        fit = fit_msd_line(
+            curve.lag_fs[mask],
+            curve.msd_a2[mask],
+            total_fs=total,
+            n_walkers=curve.n_ions,
+            kappa=kappa,
+        )
     fmsd = None if framework_msd_a2 is None else float(np.asarray(framework_msd_a2)[-1])
     framework_mobile = fmsd is not None and fmsd > framework_msd_threshold_a2
-    d = fit.slope_a2_fs / 6.0 * A2_PER_FS_TO_CM2_PER_S
-    err = fit.slope_err_a2_fs / 6.0 * A2_PER_FS_TO_CM2_PER_S
-    sampled = n_eff >= min_n_eff and d > 0
+    d = fit.slope_a2_fs / 6.0 * A2_PER_FS_TO_CM2_PER_S if fit else 0.0
+    err = fit.slope_err_a2_fs / 6.0 * A2_PER_FS_TO_CM2_PER_S if fit else float("inf")
+    sampled = fit is not None and n_eff >= min_n_eff and d > 0
     extra: dict = {}
     coll = None
-    if collective:
+    if collective and fit is not None:
         coll = collective_diffusivity(
             pos, time_fs, framework_com_a=framework_com_a, fit_lags_fs=curve.lag_fs[mask]
         )
@@ -171,8 +173,8 @@ def estimate_diffusivity(
         diffusivity_cm2_s=d if sampled else None,
         diffusivity_cm2_s_err=err if sampled else None,
         diffusivity_upper_cm2_s=max(d_upper, d + 1.645 * err) if sampled else d_upper,
-        diffusivity_gls_err_cm2_s=err,
-        fit_reduced_chi2=fit.chi2_red,
+        diffusivity_gls_err_cm2_s=err if fit else None,
+        fit_reduced_chi2=fit.chi2_red if fit else None,
         n_eff=n_eff,
         rsd_empirical=rsd,
         simulated_time_ps=total / 1000.0,
@@ -182,7 +184,10 @@ def estimate_diffusivity(
         **extra,
     )
     return DiffusionAnalysis(
-        result=result, curve=curve, fit_intercept_a2=fit.intercept_a2, collective=coll
+        result=result,
+        curve=curve,
+        fit_intercept_a2=fit.intercept_a2 if fit else float("nan"),
+        collective=coll,
     )
 
 

@@ -10,6 +10,7 @@ import functools
 import hashlib
 import importlib.metadata
 import logging
+import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -224,6 +225,27 @@ def check_model_name(name: str) -> str:
     return name
 
 
+def worker_threads() -> int:
+    """Threads for this worker: SCREENING_THREADS, else cores / SCREENING_WORKERS_PER_NODE."""
+    settings = get_settings()
+    if settings.threads:
+        return settings.threads
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) // settings.workers_per_node)
+
+
+def configure_threads() -> int:
+    """Set torch intra-op and BLAS threads of this process to :func:`worker_threads`."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    n = worker_threads()
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    threadpool_limits(n)
+    return n
+
+
 def load_model(name: str | None = None, *, device: str | None = None) -> LoadedModel:
     """Return the named model, loading it on first use and reusing it afterwards.
 
@@ -241,6 +263,7 @@ def load_model(name: str | None = None, *, device: str | None = None) -> LoadedM
     """
     settings = get_settings()
     name = check_model_name(name or settings.default_model)
+    configure_threads()
     resolved = _resolve_device(device or settings.device)
     return _load_cached(name, resolved, str(settings.models_dir))
 
