@@ -49,9 +49,10 @@ class ScreeningSettings(BaseSettings):
     threads: int | None = Field(
         None,
         ge=1,
-        description="torch intra-op and BLAS threads of each worker process. Unset: the node's "
-        "cores divided by workers_per_node (torch's own default, one thread per core in every "
-        "process, made four concurrent workers on 2 cores ~10x slower each).",
+        description="torch intra-op and BLAS threads of each worker process. Unset: "
+        "OMP_NUM_THREADS when set, else the node's cores divided by workers_per_node (torch's "
+        "own default, one thread per core in every process, made four concurrent workers on 2 "
+        "cores ~10x slower each).",
     )
     workers_per_node: int = Field(
         1,

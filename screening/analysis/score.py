@@ -56,7 +56,8 @@ def candidate_score(
         central = arrhenius.conductivity_300k_s_cm
         spread = math.log10(arrhenius.conductivity_300k_upper_s_cm / central)
         return math.log10(central) - weights.uncertainty * spread - hull
-    usable = [d for d in diffusion if d.status != SamplingStatus.failed]
+    # a molten framework is not a conductor: such temperatures never score
+    usable = [d for d in diffusion if d.status != SamplingStatus.failed and not d.framework_mobile]
     if not usable:
         return NO_MD_SCORE - hull
     top = max(usable, key=lambda d: d.temperature_k)

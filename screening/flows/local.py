@@ -7,6 +7,12 @@ from contextlib import contextmanager
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from screening.flows.screen import (
+    ids_for_screen,
+    screen_chunk,
+    select_after_screen,
+    select_for_screen,
+)
 from screening.flows.stages import (
     GENERATED,
     generate_stage,
@@ -37,7 +43,7 @@ def _sigterm_as_interrupt():
 
 
 def run_campaign(spec: CampaignSpec, store: ResultStore, model: LoadedModel) -> dict:
-    """Generate -> relax (chunks) -> select top-K -> MD + diffusion -> score.
+    """Generate -> relax (chunks) -> [conduction screen] -> select top-K -> MD + diffusion.
 
     Every chunk is written and checkpointed before the next starts; an interrupted run
     resumes where it stopped.
@@ -62,7 +68,20 @@ def run_campaign(spec: CampaignSpec, store: ResultStore, model: LoadedModel) -> 
                     stability_chunk(todo[start : start + chunk], store, model, spec)
                 store.flush()
                 progress.advance(task, len(todo[start : start + chunk]))
-            select_for_md(store, spec)
+            if spec.funnel.screen_temperature_k:
+                select_for_screen(store, spec)
+                store.flush()
+                todo = ids_for_screen(store, spec.name)
+                task = progress.add_task(
+                    f"screen ({spec.funnel.screen_temperature_k:g} K)", total=len(todo)
+                )
+                for start in range(0, len(todo), chunk):
+                    screen_chunk(todo[start : start + chunk], store, model, spec)
+                    store.flush()
+                    progress.advance(task, len(todo[start : start + chunk]))
+                select_after_screen(store, spec)
+            else:
+                select_for_md(store, spec)
             store.flush()
             todo = ids_selected(store, spec.name)
             task = progress.add_task("md + diffusion", total=len(todo))

@@ -7,7 +7,7 @@ return small summaries; fan-out jobs replace themselves with one job per chunk
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from jobflow import Flow, Maker, Response, job
 
@@ -120,6 +120,22 @@ class MDChunkMaker(Maker):
 
 
 @dataclass
+class ScreenChunkMaker(Maker):
+    """Conduction screen (one batched short MD) for a chunk of candidates."""
+
+    name: str = "screen chunk"
+
+    @job
+    def make(self, campaign_file: str, ids: list[str]) -> dict:
+        from screening.flows.screen import screen_chunk
+
+        spec, store, model = _context(campaign_file)
+        out = screen_chunk(ids, store, model(), spec)
+        store.flush()
+        return out
+
+
+@dataclass
 class FanOutMaker(Maker):
     """Replace itself by one chunk job per ``chunk_size`` candidates at a stage."""
 
@@ -129,24 +145,34 @@ class FanOutMaker(Maker):
     priority: int = 1000
 
     def __post_init__(self) -> None:
-        if self.stage not in ("relax", "md"):
-            raise ValueError(f"stage must be 'relax' or 'md', got {self.stage!r}")
+        if self.stage not in ("relax", "screen", "md"):
+            raise ValueError(f"stage must be 'relax', 'screen' or 'md', got {self.stage!r}")
         if self.priority < 0:
             raise ValueError(f"priority must be >= 0, got {self.priority}")
 
     @job
     def make(self, campaign_file: str, upstream: dict | None = None) -> Response:
+        from screening.flows.screen import ids_for_screen, select_after_screen, select_for_screen
         from screening.flows.stages import GENERATED, ids_at, ids_selected, select_for_md
 
         spec, store, _ = _context(campaign_file)
         if self.stage == "md":
-            select_for_md(store, spec)
+            if spec.funnel.screen_temperature_k:
+                select_after_screen(store, spec)
+            else:
+                select_for_md(store, spec)
             store.flush()
-            ids = ids_selected(store, spec.name)  # best pre-MD score first
+            ids = ids_selected(store, spec.name)  # best screen (or pre-MD) score first
+        elif self.stage == "screen":
+            select_for_screen(store, spec)
+            store.flush()
+            ids = ids_for_screen(store, spec.name)
         else:
             ids = ids_at(store, spec.name, GENERATED)
-        size = spec.funnel.chunk_size if self.stage == "relax" else 1
-        maker = RelaxChunkMaker() if self.stage == "relax" else MDChunkMaker()
+        size = 1 if self.stage == "md" else spec.funnel.chunk_size
+        maker = {"relax": RelaxChunkMaker, "screen": ScreenChunkMaker, "md": MDChunkMaker}[
+            self.stage
+        ]()
         jobs = [maker.make(campaign_file, ids[i : i + size]) for i in range(0, len(ids), size)]
         for k, j in enumerate(jobs):
             # FireWorks runs the highest _priority first: best candidates, earliest chunks
@@ -166,11 +192,15 @@ class FanOutMaker(Maker):
 
 @dataclass
 class ScreeningFlowMaker(Maker):
-    """generate -> relax/stability chunks -> select top-K -> MD chunks -> rank."""
+    """generate -> relax/stability chunks -> [screen chunks] -> select top-K -> MD chunks ->
+    rank."""
 
     name: str = "screening"
     gpu_category: str = "gpu"
     relax_fanout: FanOutMaker = field(default_factory=lambda: FanOutMaker(stage="relax"))
+    screen_fanout: FanOutMaker = field(
+        default_factory=lambda: FanOutMaker(stage="screen", priority=1500)
+    )
     md_fanout: FanOutMaker = field(default_factory=lambda: FanOutMaker(stage="md", priority=2000))
     rank: RankMaker = field(default_factory=RankMaker)
 
@@ -178,12 +208,14 @@ class ScreeningFlowMaker(Maker):
         """Build the funnel for a campaign file (validated now, not on a worker)."""
         spec = load_campaign(campaign_file)
         gen = GenerateMaker().make(campaign_file)
-        relax = self.relax_fanout.make(campaign_file, gen.output)
-        md = self.md_fanout.make(campaign_file, relax.output)
+        gpu = {"category": self.gpu_category}  # model-bound chunks go to GPU workers
+        relax = replace(self.relax_fanout, **gpu).make(campaign_file, gen.output)
+        jobs = [gen, relax]
+        if spec.funnel.screen_temperature_k:  # the conduction screen between relax and MD
+            jobs.append(replace(self.screen_fanout, **gpu).make(campaign_file, relax.output))
+        md = replace(self.md_fanout, **gpu).make(campaign_file, jobs[-1].output)
         ranked = self.rank.make(campaign_file, md.output)
-        return Flow(
-            [gen, relax, md, ranked], output=ranked.output, name=f"{self.name}: {spec.name}"
-        )
+        return Flow([*jobs, md, ranked], output=ranked.output, name=f"{self.name}: {spec.name}")
 
 
 @dataclass

@@ -220,8 +220,11 @@ def stability_chunk(
     return {"analysed": len(updates)}
 
 
-def select_for_md(store: ResultStore, spec: CampaignSpec) -> list[str]:
-    """Rank relaxed candidates by their pre-MD score and send the top K to MD.
+def select_for_md(
+    store: ResultStore, spec: CampaignSpec, *, limit: int | None = None, stage: str = SELECTED
+) -> list[str]:
+    """Rank relaxed candidates by their pre-MD score and send the top K to MD (or, with
+    ``limit`` and ``stage``, the top ``limit`` to the conduction screen).
 
     The pre-MD score is the score with no diffusion data (it only carries the hull
     penalty). Without reference phases, the energy per atom above the lowest relaxed
@@ -253,9 +256,9 @@ def select_for_md(store: ResultStore, spec: CampaignSpec) -> list[str]:
         if d.get("status") != "failed" and hull[d["_id"]] is not None and hull[d["_id"]] <= cut
     ]
     ok.sort(key=lambda d: (-pre[d["_id"]], d["_id"]))
-    chosen = [d["_id"] for d in ok[: spec.funnel.top_k_md]]
+    chosen = [d["_id"] for d in ok[: spec.funnel.top_k_md if limit is None else limit]]
     updates = {
-        i: {"stage": SELECTED, "score_pre_md": pre[i], "score_e_hull_ev_per_atom": hull[i]}
+        i: {"stage": stage, "score_pre_md": pre[i], "score_e_hull_ev_per_atom": hull[i]}
         for i in chosen
     }
     for d in docs:
@@ -272,13 +275,18 @@ def select_for_md(store: ResultStore, spec: CampaignSpec) -> list[str]:
 
 
 def ids_selected(store: ResultStore, campaign: str) -> list[str]:
-    """Candidates waiting for MD, best pre-MD score first."""
+    """Candidates waiting for MD, best first: by screen score when they were screened,
+    else by pre-MD score."""
     cur = store.db["candidates"].find(
-        {"campaign": campaign, "stage": SELECTED}, {"_id": 1, "score_pre_md": 1}
+        {"campaign": campaign, "stage": SELECTED},
+        {"_id": 1, "score_pre_md": 1, "score_screen": 1},
     )
-    return [
-        d["_id"] for d in sorted(cur, key=lambda d: (-d.get("score_pre_md", NO_MD_SCORE), d["_id"]))
-    ]
+
+    def key(d: dict) -> tuple:
+        s = d.get("score_screen")
+        return (-(s if s is not None else d.get("score_pre_md", NO_MD_SCORE)), d["_id"])
+
+    return [d["_id"] for d in sorted(cur, key=key)]
 
 
 def score_weights(spec: CampaignSpec) -> ScoreWeights:

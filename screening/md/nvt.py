@@ -151,9 +151,23 @@ class MDSession:
             for _ in range(0, steps, self.stride):
                 dyn.run(min(self.stride, steps))
                 self._check()
-            self.equilibration_steps += steps
+        self.mark_equilibrated(steps)
+
+    def mark_equilibrated(self, steps: int) -> None:
+        """Count ``steps`` (run elsewhere, e.g. by the batched engine) as equilibration;
+        framework displacements are measured from here."""
+        self.equilibration_steps += max(steps, 0)
         self._ref_frame = self.atoms.positions[self.frame_idx].copy()
         self._ref_com = self._framework_com()
+
+    def check(self) -> None:
+        """Blow-up checks on the current state (raises :class:`MDBlowUp`)."""
+        self._check()
+
+    def record(self, steps_advanced: int = 0) -> None:
+        """Advance the production step count by ``steps_advanced`` and record a frame."""
+        self.steps_done += steps_advanced
+        self._record()
 
     def _record(self) -> None:
         com = self._framework_com()

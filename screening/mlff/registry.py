@@ -226,10 +226,14 @@ def check_model_name(name: str) -> str:
 
 
 def worker_threads() -> int:
-    """Threads for this worker: SCREENING_THREADS, else cores / SCREENING_WORKERS_PER_NODE."""
+    """Threads for this worker: SCREENING_THREADS, else an explicit OMP_NUM_THREADS, else
+    cores / SCREENING_WORKERS_PER_NODE."""
     settings = get_settings()
     if settings.threads:
         return settings.threads
+    omp = os.environ.get("OMP_NUM_THREADS", "")
+    if omp.isdigit() and int(omp) > 0:
+        return int(omp)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return max(1, (cores or 1) // settings.workers_per_node)
 

@@ -113,6 +113,22 @@ class FunnelSpec(_Strict):
     md_min_n_eff: float = Field(
         20.0, gt=0, description="Below this N_eff a D(T) is insufficient_sampling."
     )
+    screen_temperature_k: float | None = Field(
+        None,
+        gt=0,
+        allow_inf_nan=False,
+        description="Conduction screen: one short batched MD at this temperature for the best "
+        "screen_top_n stable candidates; the full series runs only for the best top_k_md by "
+        "screen score. None: no screen (the series goes to the best top_k_md by E_hull).",
+    )
+    screen_steps: int = Field(1000, ge=10, description="Production steps of the screen MD.")
+    screen_top_n: int = Field(50, ge=1, description="Stable candidates that get the screen.")
+    screen_retry_delta_k: float = Field(
+        200.0,
+        gt=0,
+        description="A candidate whose framework melts in the screen is rerun this much "
+        "colder (once, not below 300 K); still molten: flagged framework_melting.",
+    )
 
     @model_validator(mode="after")
     def _adaptive_cap(self):

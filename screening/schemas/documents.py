@@ -32,6 +32,8 @@ class CandidateStage(StrEnum):
 
     generated = "generated"
     relaxed = "relaxed"
+    selected_for_screen = "selected_for_screen"
+    screened = "screened"
     selected_for_md = "selected_for_md"
     done = "done"
 
@@ -75,6 +77,22 @@ class DiffusionDoc(BaseModel):
     n_mobile_per_cm3: float = Field(description="Mobile-ion number density, cm^-3.")
 
 
+class ScreenDoc(BaseModel):
+    """Result of the conduction screen (one short MD at one temperature)."""
+
+    temperature_k: float = Field(description="Temperature whose result is used, K.")
+    diffusion: DiffusionResult = Field(description="D or its upper bound at that temperature.")
+    framework_melting: bool = Field(
+        description="True when the framework melted at every temperature tried (the result "
+        "is then not scored as a conductor)."
+    )
+    melted_at_k: list[float] = Field(
+        default_factory=list, description="Temperatures at which the framework melted, K."
+    )
+    md_status: str = Field(description="completed or failed (MD blow-up).")
+    score: float = Field(description="Score from this result alone (decades of S/cm).")
+
+
 class CandidateDoc(BaseModel):
     """One candidate of one campaign (``candidates`` collection, ``_id`` = candidate_id)."""
 
@@ -104,6 +122,10 @@ class CandidateDoc(BaseModel):
     errors: list[str] = Field(default_factory=list, description="'stage: reason' per failure.")
     duplicate_of: str | None = Field(None, description="Kept twin, when status=duplicate.")
     relax: RelaxResult | None = Field(None, description="MLFF relaxation.")
+    screen: ScreenDoc | None = Field(None, description="Short conduction-screen MD.")
+    score_screen: float | None = Field(
+        None, description="Ranking score from the screen alone (orders the full MD series)."
+    )
     stability: StabilityResult | None = Field(None, description="E_form, E_hull, window.")
     md: dict[str, MDResult] | None = Field(None, description="MD run per temperature (K).")
     diffusion: DiffusionDoc | None = Field(None, description="Diffusivity and conductivity.")

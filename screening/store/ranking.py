@@ -59,15 +59,16 @@ def campaign_status(store: ResultStore, campaign: str) -> dict:
     """Per-stage counts, failures by reason, throughput and ETA of a campaign.
 
     ``counts``: enumerated and passed_filters (from generation), stored (documents),
-    duplicates, relaxed, stable (E_hull within the campaign's cut), md_done, failed, and
-    one ``stage_<name>`` count per funnel stage.
+    duplicates, relaxed, stable (E_hull within the campaign's cut), screened and
+    framework_melting (conduction screen), md_done, failed, and one ``stage_<name>`` count
+    per funnel stage (``stage_selected_for_screen`` is the screen's backlog).
     """
     camp = store.db["campaigns"].find_one({"_id": campaign}) or {}
     stages: Counter = Counter()
     failed: Counter = Counter()
     total = 0
     first = last = None
-    done = relaxed = stable = md_done = duplicates = 0
+    done = relaxed = stable = md_done = duplicates = screened = molten = 0
     cut = (camp.get("spec") or {}).get("funnel", {}).get("e_hull_max_ev_per_atom")
     for d in store.db["candidates"].find(
         {"campaign": campaign},
@@ -80,6 +81,7 @@ def campaign_status(store: ResultStore, campaign: str) -> dict:
             "relax.converged": 1,
             "stability.e_hull_ev_per_atom": 1,
             "diffusion.arrhenius.status": 1,
+            "screen.framework_melting": 1,
         },
     ):
         total += 1
@@ -88,6 +90,8 @@ def campaign_status(store: ResultStore, campaign: str) -> dict:
         e_hull = (d.get("stability") or {}).get("e_hull_ev_per_atom")
         stable += e_hull is not None and (cut is None or e_hull <= cut)
         md_done += "diffusion" in d
+        screened += "screen" in d
+        molten += bool((d.get("screen") or {}).get("framework_melting"))
         duplicates += d.get("status") == "duplicate"
         if d.get("created_at") is not None:
             t = _utc(d["created_at"])
@@ -110,6 +114,8 @@ def campaign_status(store: ResultStore, campaign: str) -> dict:
             "duplicates": duplicates,
             "relaxed": relaxed,
             "stable": stable,
+            "screened": screened,
+            "framework_melting": molten,
             "md_done": md_done,
             "failed": sum(failed.values()),
             **{f"stage_{k}": v for k, v in sorted(stages.items())},

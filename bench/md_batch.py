@@ -1,0 +1,70 @@
+"""Batched MD vs one candidate at a time: 16 cells of 32-48 atoms, same steps, same run.
+
+Cells: rock-salt Li halides (LiCl, LiBr, LiF, LiI and Na-swapped variants at slightly
+different lattice constants) as 2x2x1 (32 atoms) or 3x2x1 (48 atoms) supercells, 900 K,
+Nose-Hoover chain, 2 fs, STEPS production steps after 10 Langevin steps. Serial: our
+run_md (ASE integrators, one model call per step per cell). Batched: run_md_batch (one
+batched model call per step for all 16). CPU timings here; absolute times need a GPU.
+
+Last line: {"bench": "md_batch", "cells": 16, "serial_s": ..., "batched_s": ...,
+"speedup": ..., "serial_atom_steps_per_s": ..., "batched_atom_steps_per_s": ...}
+"""
+
+from __future__ import annotations
+
+import time
+
+from _common import report, setup_env
+
+STEPS = 40
+
+
+def cells():
+    from pymatgen.core import Lattice, Structure
+
+    out = []
+    for k, (anion, a) in enumerate([("F", 4.03), ("Cl", 5.13), ("Br", 5.50), ("I", 6.00)] * 4):
+        s = Structure.from_spacegroup(
+            "Fm-3m", Lattice.cubic(a * (1 + 0.005 * k)), ["Li", anion], [[0, 0, 0], [0.5] * 3]
+        )
+        s.make_supercell([3, 2, 1] if k % 2 else [2, 2, 1])
+        out.append(s)
+    return out
+
+
+def main() -> None:
+    setup_env()
+    from screening.md import run_md
+    from screening.md.batched import run_md_batch
+    from screening.mlff import load_model
+
+    model = load_model(device="cpu")
+    structures = cells()
+    opts = dict(temperature_k=900, steps=STEPS, equilibration_steps=10, stride=10)
+    run_md_batch(structures[:2], model, mobile_ion="Li", **{**opts, "steps": 10})  # warm-up
+    t0 = time.perf_counter()
+    serial = [run_md(s, model, mobile_ion="Li", seed=k, **opts) for k, s in enumerate(structures)]
+    t_serial = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    batched = run_md_batch(structures, model, mobile_ion="Li", seed=list(range(16)), **opts)
+    t_batched = time.perf_counter() - t0
+    atom_steps = sum(len(s) for s in structures) * (STEPS + 10)
+    report(
+        {
+            "bench": "md_batch",
+            "cells": len(structures),
+            "atoms_per_cell": sorted({len(s) for s in structures}),
+            "steps": STEPS + 10,
+            "completed_serial": sum(r.status == "completed" for r, _ in serial),
+            "completed_batched": sum(r.status == "completed" for r, _ in batched),
+            "serial_s": t_serial,
+            "batched_s": t_batched,
+            "speedup": t_serial / t_batched,
+            "serial_atom_steps_per_s": atom_steps / t_serial,
+            "batched_atom_steps_per_s": atom_steps / t_batched,
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()

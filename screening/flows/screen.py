@@ -1,0 +1,184 @@
+"""Conduction screen: a short batched MD at one temperature between stability and the full
+multi-temperature series.
+
+``select_for_screen`` sends the best ``funnel.screen_top_n`` stable candidates (by pre-MD
+score, as :func:`screening.flows.stages.select_for_md` ranks them) to the screen;
+``screen_chunk`` runs them together (:func:`screening.md.batched.run_md_batch`), analyses
+each run (D, or its 95 % upper bound) and scores it; ``select_after_screen`` sends the best
+``funnel.top_k_md`` by screen score to the full series and finishes the rest with their
+screen score. A framework that melts (framework MSD above the melting threshold) is rerun
+``funnel.screen_retry_delta_k`` colder once; still molten, the candidate is flagged
+``framework_melting`` and keeps only its pre-MD score, never a conductor's.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pymatgen.core import Structure
+
+from screening.analysis.diffusion import analyse_trajectory
+from screening.analysis.score import NO_MD_SCORE, candidate_score
+from screening.md.batched import run_md_batch
+from screening.md.series import n_mobile_per_cm3
+from screening.mlff.registry import LoadedModel
+from screening.schemas.campaign import CampaignSpec
+from screening.schemas.documents import CandidateStage, ScreenDoc
+from screening.store.results import ResultStore
+
+logger = logging.getLogger(__name__)
+
+SELECTED_SCREEN = CandidateStage.selected_for_screen.value
+SCREENED = CandidateStage.screened.value
+SELECTED = CandidateStage.selected_for_md.value
+DONE = CandidateStage.done.value
+
+
+def select_for_screen(store: ResultStore, spec: CampaignSpec) -> list[str]:
+    """The best ``screen_top_n`` stable candidates go to the screen (best first)."""
+    from screening.flows.stages import select_for_md
+
+    return select_for_md(store, spec, limit=spec.funnel.screen_top_n, stage=SELECTED_SCREEN)
+
+
+def ids_for_screen(store: ResultStore, campaign: str) -> list[str]:
+    """Candidates waiting for the screen, best pre-MD score first."""
+    cur = store.db["candidates"].find(
+        {"campaign": campaign, "stage": SELECTED_SCREEN}, {"_id": 1, "score_pre_md": 1}
+    )
+    return [
+        d["_id"] for d in sorted(cur, key=lambda d: (-d.get("score_pre_md", NO_MD_SCORE), d["_id"]))
+    ]
+
+
+def _run(cells, model, spec, temps: list[float]):
+    f = spec.funnel
+    return run_md_batch(
+        cells,
+        model,
+        temperature_k=temps,
+        steps=f.screen_steps,
+        mobile_ion=spec.mobile_ion,
+        timestep_fs=f.md_timestep_fs,
+        equilibration_steps=min(200, f.screen_steps),
+        stride=5,
+    )
+
+
+def screen_chunk(
+    ids: list[str], store: ResultStore, model: LoadedModel, spec: CampaignSpec
+) -> dict:
+    """Screen MD for one chunk (one batched run, plus one colder rerun of molten frameworks).
+
+    Candidates no longer waiting for the screen (a rerun chunk) are skipped.
+    """
+    from screening.flows.stages import _md_cell, score_weights
+
+    f = spec.funnel
+    docs = {
+        d["_id"]: d
+        for d in store.db["candidates"].find({"_id": {"$in": ids}, "stage": SELECTED_SCREEN})
+    }
+    todo = [i for i in ids if i in docs]
+    if not todo:
+        return {"screened": 0, "already_done": len(ids)}
+    cells = [
+        _md_cell(Structure.from_dict(docs[i]["relax"]["structure"]), f.md_max_atoms) for i in todo
+    ]
+    temps = [f.screen_temperature_k] * len(todo)
+    runs = _run(cells, model, spec, temps)
+    melted: dict[int, list[float]] = {}
+    results = {}
+    for k, (md, traj) in enumerate(runs):
+        res = None
+        if md.status != "failed":
+            res = analyse_trajectory(
+                traj, temperature_k=md.temperature_mean_k, min_n_eff=f.md_min_n_eff
+            ).result
+        results[k] = (md, res)
+        if res is not None and res.framework_mobile:
+            melted[k] = [temps[k]]
+    colder = f.screen_temperature_k - f.screen_retry_delta_k
+    retry = [k for k in melted if colder >= 300.0]
+    if retry:
+        logger.info(
+            "%d framework(s) melted at %g K; rerunning at %g K", len(retry), temps[0], colder
+        )
+        for k, (md, traj) in zip(
+            retry, _run([cells[k] for k in retry], model, spec, [colder] * len(retry)), strict=True
+        ):
+            res = None
+            if md.status != "failed":
+                res = analyse_trajectory(
+                    traj, temperature_k=md.temperature_mean_k, min_n_eff=f.md_min_n_eff
+                ).result
+            results[k] = (md, res)
+            if res is not None and res.framework_mobile:
+                melted[k].append(colder)
+    weights = score_weights(spec)
+    updates = {}
+    n_failed = 0
+    for k, cid in enumerate(todo):
+        md, res = results[k]
+        d = docs[cid]
+        e_hull = d.get("score_e_hull_ev_per_atom")
+        still_molten = res is not None and res.framework_mobile
+        if res is None:
+            n_failed += 1
+            updates[cid] = {
+                "stage": DONE,
+                "status": "failed",
+                "errors": [f"screen: {md.failure_reason}"],
+                "score": d.get("score_pre_md", NO_MD_SCORE),
+            }
+            continue
+        score = candidate_score(
+            [res],
+            None,
+            n_mobile_per_cm3=n_mobile_per_cm3(cells[k], spec.mobile_ion),
+            e_hull_ev_per_atom=e_hull,
+            weights=weights,
+        )
+        doc = ScreenDoc(
+            temperature_k=md.temperature_target_k,
+            diffusion=res,
+            framework_melting=still_molten,
+            melted_at_k=melted.get(k, []),
+            md_status=md.status,
+            score=score,
+        )
+        updates[cid] = {
+            "screen": doc.model_dump(mode="json"),
+            "score_screen": score,
+            "stage": SCREENED,
+        }
+    store.set_fields("candidates", updates)
+    return {"screened": len(todo) - n_failed, "failed": n_failed, "melted": len(melted)}
+
+
+def select_after_screen(store: ResultStore, spec: CampaignSpec) -> list[str]:
+    """The best ``top_k_md`` screened candidates by screen score go to the full series (best
+    first); the rest finish with their screen score (molten frameworks with their pre-MD
+    score and the ``framework_melting`` error)."""
+    docs = list(
+        store.db["candidates"].find(
+            {"campaign": spec.name, "stage": SCREENED},
+            {"score_screen": 1, "score_pre_md": 1, "screen.framework_melting": 1},
+        )
+    )
+    conductors = [d for d in docs if not (d.get("screen") or {}).get("framework_melting")]
+    conductors.sort(key=lambda d: (-d["score_screen"], d["_id"]))
+    chosen = [d["_id"] for d in conductors[: spec.funnel.top_k_md]]
+    updates = {i: {"stage": SELECTED} for i in chosen}
+    for d in docs:
+        if d["_id"] in updates:
+            continue
+        molten = (d.get("screen") or {}).get("framework_melting")
+        updates[d["_id"]] = {
+            "stage": DONE,
+            "status": "completed",
+            "score": d.get("score_pre_md", NO_MD_SCORE) if molten else d["score_screen"],
+            **({"errors": ["screen: framework_melting"]} if molten else {}),
+        }
+    store.set_fields("candidates", updates)
+    return chosen

@@ -1,0 +1,135 @@
+"""Conduction screen before the full series (real model, tiny cells, few steps)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import bson.json_util
+import yaml
+from conftest import REPO, rocksalt
+
+SCREENING = str(Path(sys.executable).with_name("screening"))
+
+
+def test_screen_campaign_sends_only_the_screen_top_k_to_the_series(tmp_path, tensornet):
+    """Six Li3MX6 candidates (M = Y, Sc, In; X = Cl, Br): all six are screened at 900 K in
+    one batched MD (40 steps: a bound, enough to order them); the two best by screen score,
+    and only they, get the full series, in screen-score order."""
+    doc = {
+        "name": "screened",
+        "mobile_ion": "Li",
+        "prototypes": [{"path": str(REPO / "workflows" / "prototypes" / "Li3YCl6.cif")}],
+        "substitutions": {"Y": ["Y", "Sc", "In"], "Cl": ["Cl", "Br"]},
+        "funnel": {
+            "chunk_size": 6,
+            "relax_max_steps": 15,
+            "e_hull_max_ev_per_atom": 1.0,
+            "screen_temperature_k": 900,
+            "screen_steps": 40,
+            "screen_top_n": 6,
+            "top_k_md": 2,
+            "md_temperatures_k": [800, 1000],
+            "md_steps": 20,
+            "md_max_atoms": 20,
+        },
+    }
+    camp = tmp_path / "screened.yaml"
+    camp.write_text(yaml.safe_dump(doc))
+    env = {**os.environ, "SCREENING_DATA_DIR": str(tmp_path / "data"), "OMP_NUM_THREADS": "1"}
+    out = subprocess.run(
+        [SCREENING, "campaign", "run", str(camp)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    db = bson.json_util.loads((tmp_path / "data" / "db.json").read_text())
+    docs = dict(db["screening"]["candidates"]["documents"]).values()
+    assert len(docs) == 6
+    assert all(d.get("screen") for d in docs)  # every candidate was screened
+    by_screen = sorted(docs, key=lambda d: (-d["score_screen"], d["_id"]))
+    series = [d for d in docs if d.get("diffusion")]
+    assert {d["_id"] for d in series} == {d["_id"] for d in by_screen[:2]}
+    md_order = sorted(series, key=lambda d: d["provenance"]["created_at"])
+    assert [d["_id"] for d in md_order] == [d["_id"] for d in by_screen[:2]]
+    for d in by_screen[2:]:
+        assert d["stage"] == "done" and d["score"] == d["score_screen"]
+    st = json.loads(
+        subprocess.run(
+            [SCREENING, "campaign", "status", "screened", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
+    )
+    assert st["counts"]["screened"] == 6 and st["counts"]["md_done"] == 2
+
+
+def test_molten_framework_is_rerun_colder_and_never_scores_as_a_conductor(tensornet):
+    """An expanded LiCl cell (a = 6.3 Å) melts at 1300 K within 0.8 ps with TensorNet
+    (framework MSD ~4 Å^2, measured); the relaxed rock-salt cell does not. Both go through
+    the screen stage; the molten one is rerun 900 K colder once."""
+    from screening.flows.screen import screen_chunk, select_after_screen
+    from screening.schemas.campaign import CampaignSpec
+    from screening.store import ResultStore
+
+    store = ResultStore()
+    cells = {"molten": rocksalt(6.3), "solid": rocksalt(5.13)}
+    for c in cells.values():
+        c.make_supercell([2, 1, 1])
+    store.upsert(
+        "candidates",
+        [
+            (
+                cid,
+                {
+                    "stage": "selected_for_screen",
+                    "campaign": "melt",
+                    "status": "running",
+                    "relax": {"structure": c.as_dict()},
+                    "score_pre_md": -20.0,
+                    "score_e_hull_ev_per_atom": 0.0,
+                },
+                {},
+            )
+            for cid, c in cells.items()
+        ],
+    )
+    spec = CampaignSpec(
+        name="melt",
+        mobile_ion="Li",
+        prototypes=[{"path": str(REPO / "workflows" / "prototypes" / "Li3YCl6.cif")}],
+        substitutions={"Y": ["Y"]},
+        funnel={
+            "screen_temperature_k": 1300,
+            "screen_steps": 400,
+            "screen_retry_delta_k": 900,
+            "md_max_atoms": 16,
+            "top_k_md": 2,
+        },
+        base_dir=REPO,
+    )
+    out = screen_chunk(list(cells), store, tensornet, spec)
+    assert out["melted"] == 1
+    docs = {d["_id"]: d for d in store.db["candidates"].find({"campaign": "melt"})}
+    molten, solid = docs["molten"]["screen"], docs["solid"]["screen"]
+    print(
+        f"molten: melted at {molten['melted_at_k']}, framework MSD "
+        f"{molten['diffusion']['framework_msd_final_a2']:.2f} Å^2 at {molten['temperature_k']} K"
+    )
+    assert molten["melted_at_k"][0] == 1300
+    assert solid["melted_at_k"] == [] and solid["temperature_k"] == 1300
+    assert not solid["framework_melting"]
+    chosen = select_after_screen(store, spec)
+    if molten["framework_melting"]:  # molten at 400 K too: flagged, not a conductor
+        assert chosen == ["solid"]
+        d = store.db["candidates"].find_one({"_id": "molten"})
+        assert d["errors"] == ["screen: framework_melting"] and d["score"] == -20.0
+    else:  # solid again at 400 K: scored from the colder, non-molten run
+        assert molten["temperature_k"] == 400 and not molten["diffusion"]["framework_mobile"]
