@@ -416,3 +416,23 @@ def test_10_launchpad_file_is_private_and_submit_is_not_duplicated(tmp_path):
     assert "submitted" in run([SCREENING, "campaign", "submit", camp, "--force"], env=env).stdout
     wfs = load_db(tmp_path / "data" / "db.json")["screening"]["workflows"]["documents"]
     assert len(wfs) == 2
+
+
+def test_1_jobflow_file_makes_the_screening_database_the_job_store(tmp_path):
+    """`db jobflow-file`: jobflow's default JOB_STORE becomes the results' database, so a job
+    run by plain jobflow in one process leaves its output where another process reads it."""
+    env = env_for(tmp_path / "data")
+    run([SCREENING, "db", "jobflow-file", tmp_path / "jobflow.yaml"], env=env)
+    assert "password" not in (tmp_path / "jobflow.yaml").read_text()
+    code = (
+        "from jobflow import job, run_locally\n"
+        "@job\ndef add(a, b):\n    return a + b\n"
+        "run_locally(add(1, 2), log=False, ensure_success=True)\n"
+    )
+    run(
+        [sys.executable, "-c", code],
+        env={**env, "JOBFLOW_CONFIG_FILE": str(tmp_path / "jobflow.yaml")},
+        cwd=tmp_path,
+    )
+    outputs = load_db(tmp_path / "data" / "db.json")["screening"]["jobflow_outputs"]["documents"]
+    assert [d["output"] for _, d in outputs] == [3]

@@ -255,6 +255,29 @@ def launchpad_file(
     )
 
 
+@db_app.command("jobflow-file")
+@handle_errors
+def jobflow_file(
+    out: Path = typer.Argument(Path("jobflow.yaml"), help="File to write."),
+) -> None:
+    """Write a jobflow.yaml whose JOB_STORE is the screening database (no credentials in it).
+
+    `campaign submit` already puts this store inside every Firework; the file makes it
+    jobflow's default elsewhere (export JOBFLOW_CONFIG_FILE=<file>), e.g. for
+    `run_locally` of our Makers or for Fireworks built by other tools.
+    """
+    import yaml
+
+    from screening.store.jobstore import screening_job_store
+
+    doc = {"JOB_STORE": screening_job_store().as_dict()}
+    try:
+        out.write_text(yaml.safe_dump(doc, sort_keys=False))
+    except OSError as exc:
+        raise ScreeningInputError(f"cannot write {out}: {exc.strerror}") from None
+    typer.echo(f"wrote {out}: export JOBFLOW_CONFIG_FILE={out.resolve()}")
+
+
 @db_app.command("schema")
 @handle_errors
 def db_schema(
