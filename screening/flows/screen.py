@@ -51,9 +51,10 @@ def ids_for_screen(store: ResultStore, campaign: str) -> list[str]:
     ]
 
 
-def _run(cells, model, spec, temps: list[float]):
+def _screen_runs(cells, model, spec, temps: list[float]) -> list[tuple]:
+    """Batched screen MD of ``cells``; (MDResult, DiffusionResult or None if it failed)."""
     f = spec.funnel
-    return run_md_batch(
+    runs = run_md_batch(
         cells,
         model,
         temperature_k=temps,
@@ -63,6 +64,17 @@ def _run(cells, model, spec, temps: list[float]):
         equilibration_steps=min(200, f.screen_steps),
         stride=5,
     )
+    return [
+        (
+            md,
+            None
+            if md.status == "failed"
+            else analyse_trajectory(
+                traj, temperature_k=md.temperature_mean_k, min_n_eff=f.md_min_n_eff
+            ).result,
+        )
+        for md, traj in runs
+    ]
 
 
 def screen_chunk(
@@ -86,32 +98,16 @@ def screen_chunk(
         _md_cell(Structure.from_dict(docs[i]["relax"]["structure"]), f.md_max_atoms) for i in todo
     ]
     temps = [f.screen_temperature_k] * len(todo)
-    runs = _run(cells, model, spec, temps)
-    melted: dict[int, list[float]] = {}
-    results = {}
-    for k, (md, traj) in enumerate(runs):
-        res = None
-        if md.status != "failed":
-            res = analyse_trajectory(
-                traj, temperature_k=md.temperature_mean_k, min_n_eff=f.md_min_n_eff
-            ).result
-        results[k] = (md, res)
-        if res is not None and res.framework_mobile:
-            melted[k] = [temps[k]]
+    results = dict(enumerate(_screen_runs(cells, model, spec, temps)))
+    melted = {k: [temps[k]] for k, (_, res) in results.items() if res and res.framework_mobile}
     colder = f.screen_temperature_k - f.screen_retry_delta_k
     retry = [k for k in melted if colder >= 300.0]
     if retry:
         logger.info(
             "%d framework(s) melted at %g K; rerunning at %g K", len(retry), temps[0], colder
         )
-        for k, (md, traj) in zip(
-            retry, _run([cells[k] for k in retry], model, spec, [colder] * len(retry)), strict=True
-        ):
-            res = None
-            if md.status != "failed":
-                res = analyse_trajectory(
-                    traj, temperature_k=md.temperature_mean_k, min_n_eff=f.md_min_n_eff
-                ).result
+        again = _screen_runs([cells[k] for k in retry], model, spec, [colder] * len(retry))
+        for k, (md, res) in zip(retry, again, strict=True):
             results[k] = (md, res)
             if res is not None and res.framework_mobile:
                 melted[k].append(colder)
