@@ -108,7 +108,7 @@ def nemd_conductivity(
                 framework_msd_final_a2=float(r.framework_msd_a2[-1])
                 if r.framework_msd_a2.size
                 else None,
-                status=r.status if ok or r.status == "failed" else "failed",
+                status="completed" if ok else "failed",
                 failure_reason=r.failure_reason
                 if r.status == "failed"
                 else (None if ok else "no field or too few frames"),

@@ -84,11 +84,15 @@ def available_memory_gb() -> float | None:
     return None
 
 
-def check_cell_size(structure, source) -> bool:
-    """Refuse a cell whose model call would not fit in memory; warn about a large one.
+def is_large_cell(structure) -> bool:
+    """More atoms than SCREENING_LARGE_CELL_ATOMS (warned about; progress is shown)."""
+    from screening.settings import get_settings
 
-    Returns True for a large cell (the caller shows progress).
-    """
+    return len(structure) > get_settings().large_cell_atoms
+
+
+def check_cell_size(structure, source) -> None:
+    """Refuse a cell whose model call would not fit in memory; warn about a large one."""
     from screening.settings import get_settings
 
     n = len(structure)
@@ -100,15 +104,13 @@ def check_cell_size(structure, source) -> bool:
             f"({MB_PER_ATOM} MB/atom measured) but {free:.1f} GB is available; use a smaller "
             "cell or a larger machine (SCREENING_MEMORY_GB overrides the reading)"
         )
-    large = n > get_settings().large_cell_atoms
-    if large:
+    if is_large_cell(structure):
         typer.echo(
             f"warning: {source}: {n} atoms (> SCREENING_LARGE_CELL_ATOMS="
             f"{get_settings().large_cell_atoms}); one model call needs ~{need_gb:.1f} GB and "
             "each step takes seconds on a CPU",
             err=True,
         )
-    return large
 
 
 def emit_json(obj: Any) -> None:

@@ -127,12 +127,11 @@ def nemd(
         raise ScreeningInputError(f"--direction: expected x, y or z, got {direction!r}")
     if any(not math.isfinite(e) or e == 0 for e in fields):
         raise ScreeningInputError("--field-v-per-a: expected finite, non-zero fields (V/Å)")
-    if not math.isfinite(temperature) or temperature <= 0:
-        raise ScreeningInputError(f"--temperature: expected > 0 K, got {temperature}")
-    if stride < 1 or timestep <= 0 or steps < 2 * stride or blocks < 2:
-        raise ScreeningInputError(
-            "expected --stride >= 1, --timestep > 0, --steps >= 2 x --stride, --blocks >= 2"
-        )
+    check_number("--temperature", temperature)
+    check_number("--timestep", timestep)
+    check_number("--stride", stride, minimum=1, strict=False)
+    check_number("--blocks", blocks, minimum=2, strict=False)
+    check_number("--steps", steps, minimum=2 * stride, strict=False)
     structure = read_structure(file)
     require_element(structure, mobile_ion, file)
     try:

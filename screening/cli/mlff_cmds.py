@@ -6,7 +6,13 @@ from pathlib import Path
 
 import typer
 
-from screening.cli.common import check_number, emit_json, handle_errors, quiet_load_model
+from screening.cli.common import (
+    check_number,
+    emit_json,
+    handle_errors,
+    is_large_cell,
+    quiet_load_model,
+)
 from screening.generate.readers import read_structure, require_element
 
 
@@ -20,15 +26,17 @@ def relax(
 ) -> None:
     """Relax positions and cell of one structure with the MLFF."""
     from screening.mlff.relax import relax_structure
-    from screening.settings import get_settings
 
     check_number("--fmax", fmax)
     check_number("--max-steps", max_steps, strict=False)
     structure = read_structure(file)
     mlff = quiet_load_model(model, structure=structure, source=file)
-    large = len(structure) > get_settings().large_cell_atoms
     res = relax_structure(
-        structure, mlff, fmax=fmax, max_steps=max_steps, progress_every=10 if large else 0
+        structure,
+        mlff,
+        fmax=fmax,
+        max_steps=max_steps,
+        progress_every=10 if is_large_cell(structure) else 0,
     )
     doc = res.model_dump(mode="json")
     doc["model"] = doc["provenance"]["model"]

@@ -142,10 +142,10 @@ def relax_chunk(ids: list[str], store: ResultStore, model: LoadedModel, spec: Ca
     """
     docs = {d["_id"]: d for d in store.db["candidates"].find({"_id": {"$in": ids}})}
     # a rerun chunk (FireWorks lost-run recovery, resumed campaign) skips recorded work
-    done = [i for i in ids if docs.get(i, {}).get("stage") != GENERATED]
-    ids = [i for i in ids if i not in set(done)]
+    todo = [i for i in ids if docs.get(i, {}).get("stage") == GENERATED]
+    done, ids = len(ids) - len(todo), todo
     if not ids:
-        return {"relaxed": 0, "converged": 0, "failed": 0, "already_done": len(done)}
+        return {"relaxed": 0, "converged": 0, "failed": 0, "already_done": done}
     structs = [Structure.from_dict(docs[i]["structure"]) for i in ids]
     f = spec.funnel
     opts = {"fmax": f.relax_fmax_ev_a, "max_steps": f.relax_max_steps}
@@ -178,7 +178,7 @@ def relax_chunk(ids: list[str], store: ResultStore, model: LoadedModel, spec: Ca
         "relaxed": len(ok),
         "converged": sum(r.converged for r in ok),
         "failed": len(results) - len(ok),
-        "already_done": len(done),
+        "already_done": done,
     }
 
 

@@ -26,11 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 from ase import units
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
-from ase.neighborlist import neighbor_list
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from screening.md.nvt import MDBlowUp
+from screening.md.nvt import MDBlowUp, check_blow_up
 from screening.mlff.registry import LoadedModel
 
 logger = logging.getLogger(__name__)
@@ -189,12 +188,14 @@ def run_nemd(
         return float((m * vel**2).sum() / (dof * units.kB))
 
     def check() -> None:
-        if not (np.all(np.isfinite(pos)) and np.all(np.isfinite(force))):
-            raise MDBlowUp("non-finite positions or forces")
-        if len(neighbor_list("i", atoms, min_distance_a)):
-            raise MDBlowUp(f"atoms closer than {min_distance_a} Å")
-        if kinetic_t() > max_temperature_factor * temperature_k:
-            raise MDBlowUp(f"temperature runaway above {max_temperature_factor:g} x target")
+        check_blow_up(
+            atoms,
+            force,
+            kinetic_t(),
+            temperature_k,
+            min_distance_a=min_distance_a,
+            max_temperature_factor=max_temperature_factor,
+        )
 
     def step() -> None:
         nonlocal pos, vel, force

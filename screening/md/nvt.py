@@ -40,6 +40,29 @@ class MDBlowUp(RuntimeError):
     """The dynamics became unphysical (NaN, overlapping atoms, temperature runaway)."""
 
 
+def check_blow_up(
+    atoms: Atoms,
+    forces: np.ndarray,
+    temperature_k: float,
+    target_k: float,
+    *,
+    min_distance_a: float,
+    max_temperature_factor: float,
+) -> None:
+    """Raise :class:`MDBlowUp` on non-finite positions or forces (shape (n_atoms, 3), eV/Å),
+    a pair of atoms closer than ``min_distance_a`` (Å), or a kinetic temperature above
+    ``max_temperature_factor`` x ``target_k`` (used by every MD engine here)."""
+    if not np.all(np.isfinite(atoms.positions)) or not np.all(np.isfinite(forces)):
+        raise MDBlowUp("non-finite positions or forces")
+    if len(neighbor_list("i", atoms, min_distance_a)):
+        raise MDBlowUp(f"atoms closer than {min_distance_a} Å")
+    if temperature_k > max_temperature_factor * target_k:
+        raise MDBlowUp(
+            f"temperature runaway: {temperature_k:.0f} K > "
+            f"{max_temperature_factor:g} x {target_k:g} K"
+        )
+
+
 @dataclass
 class MDSession:
     """A running MD simulation that can be extended segment by segment.
@@ -131,18 +154,14 @@ class MDSession:
         return VelocityVerlet(self.atoms, dt)
 
     def _check(self) -> None:
-        pos = self.atoms.positions
-        if not np.all(np.isfinite(pos)) or not np.all(np.isfinite(self.atoms.get_forces())):
-            raise MDBlowUp("non-finite positions or forces")
-        i, _ = neighbor_list("ij", self.atoms, self.min_distance_a)
-        if len(i):
-            raise MDBlowUp(f"atoms closer than {self.min_distance_a} Å")
-        temp = self.temperature()
-        if temp > self.max_temperature_factor * self.temperature_k:
-            raise MDBlowUp(
-                f"temperature runaway: {temp:.0f} K > "
-                f"{self.max_temperature_factor:g} x {self.temperature_k:g} K"
-            )
+        check_blow_up(
+            self.atoms,
+            self.atoms.get_forces(),
+            self.temperature(),
+            self.temperature_k,
+            min_distance_a=self.min_distance_a,
+            max_temperature_factor=self.max_temperature_factor,
+        )
 
     def equilibrate(self, steps: int) -> None:
         """Run ``steps`` unrecorded steps (Langevin unless NVE); positions restart from here."""

@@ -113,6 +113,9 @@ def _resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+TENSORNET_FOLDER = "TensorNet-MatPES-PBE-v2025.1-PES"  # the weights' folder in the models dir
+
+
 def supported_elements(name: str) -> set[str] | None:
     """Elements the named model was trained on, read without loading it (None: unknown).
 
@@ -125,7 +128,7 @@ def supported_elements(name: str) -> set[str] | None:
     if name == "chgnet":
         return {Element.from_Z(z).symbol for z in range(1, 95)}
     models_dir = get_settings().models_dir
-    meta = models_dir / "TensorNet-MatPES-PBE-v2025.1-PES" / "model.json" if models_dir else None
+    meta = models_dir / TENSORNET_FOLDER / "model.json" if models_dir else None
     if meta is None or not meta.is_file():
         return None
     try:
@@ -145,7 +148,7 @@ def is_online(host: str = "huggingface.co") -> bool:
 
 
 def _load_tensornet(device: str) -> LoadedModel:
-    folder_name = "TensorNet-MatPES-PBE-v2025.1-PES"
+    folder_name = TENSORNET_FOLDER
     import matgl
 
     models_dir = get_settings().models_dir
