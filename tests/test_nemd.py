@@ -80,10 +80,10 @@ def test_nominal_charges_are_neutral():
 
 def test_nemd_cli_poor_conductor_is_consistent_with_zero(tmp_path, tensornet):
     """Rock-salt LiCl (32 atoms) at 600 K under 0.1 and 0.2 V/Å: sigma consistent with zero,
-    bounded below the fast conductor's under 0.2 V/Å (LGPS: ~3.4 S/cm at 1000 K, test
+    bounded below the fast conductor's under 0.2 V/Å (LGPS: ~3 S/cm at 1000 K, test
     below); JSON keys. Optical vibrations move P(t) by ~1 e Å with a ~300 fs period here, so
-    an 0.8 ps run bounds sigma only to ~1 S/cm (error ~ 1/E; at 0.5 V/Å LiCl itself starts
-    to conduct, measured); hence 5 long blocks."""
+    an 0.8 ps run bounds sigma only to ~1 S/cm (error ~ 1/E, and stronger fields leave linear
+    response); hence 5 long blocks."""
     cif = tmp_path / "LiCl.cif"
     licl = rocksalt(5.13)
     licl.make_supercell([2, 2, 1])
