@@ -27,10 +27,11 @@ def fail(message: str) -> None:
 
 def handle_errors(func: Callable) -> Callable:
     """Turn expected errors into one-line messages and a non-zero exit."""
-    from screening.mlff.registry import ModelLoadError
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any):
+        from screening.mlff.registry import ModelLoadError
+
         try:
             return func(*args, **kwargs)
         except (ScreeningInputError, ModelLoadError) as exc:
@@ -57,6 +58,25 @@ def check_number(option: str, value: float, *, minimum: float = 0.0, strict: boo
         raise ScreeningInputError(
             f"{option}: expected a finite number {rel} {minimum:g}, got {value}"
         )
+
+
+def parse_temperatures(option: str, values: list[str], extra: list[str] = ()) -> list[float]:
+    """Temperatures from repeated flags, commas (``600,800``) or spaces (``600 800``, which
+    arrive as ``extra`` arguments), each checked finite and > 0 K."""
+    out = []
+    for token in [*values, *extra]:
+        for part in str(token).replace(",", " ").split():
+            try:
+                t = float(part)
+            except ValueError:
+                raise ScreeningInputError(
+                    f"{option}: expected temperatures in K (e.g. 600 800 or 600,800), got {part!r}"
+                ) from None
+            check_number(option, t)
+            out.append(t)
+    if not out:
+        raise ScreeningInputError(f"{option}: expected at least one temperature in K")
+    return out
 
 
 def check_out_folder(path) -> None:

@@ -6,16 +6,26 @@ from pathlib import Path
 
 import typer
 
-from screening.cli.common import check_number, emit_json, handle_errors, quiet_load_model
-from screening.generate.readers import read_structure, require_element
+from screening.cli.common import (
+    check_number,
+    emit_json,
+    handle_errors,
+    parse_temperatures,
+    quiet_load_model,
+)
+
+MOBILE_HELP = "Li or Na; default: the one the structure contains."
 
 
 @handle_errors
 def diffusion(
+    ctx: typer.Context,
     file: Path = typer.Argument(..., help="Structure file (ideally relaxed)."),
-    temperatures: list[float] = typer.Option(..., "--temperatures", help="K, repeatable."),
+    temperatures: list[str] = typer.Option(
+        ..., "--temperatures", help="K: '600 800 1000', '600,800,1000' or repeated flags."
+    ),
     steps: int = typer.Option(..., "--steps", help="Production steps per temperature."),
-    mobile_ion: str = typer.Option("Li", "--mobile-ion"),
+    mobile_ion: str | None = typer.Option(None, "--mobile-ion", help=MOBILE_HELP),
     model: str | None = typer.Option(None, "--model"),
     timestep: float = typer.Option(2.0, "--timestep", help="fs"),
     equilibration: int = typer.Option(200, "--equilibration"),
@@ -29,18 +39,20 @@ def diffusion(
         diffusion_series,
         msd_curves,
         n_mobile_per_cm3,
+        plot_title,
     )
     from screening.schemas.errors import ScreeningInputError
 
-    for t in temperatures:
-        check_number("--temperatures", t)
+    temperatures = parse_temperatures("--temperatures", temperatures, ctx.args)
     check_number("--timestep", timestep)
     check_number("--equilibration", equilibration, strict=False)
     check_number("--min-n-eff", min_n_eff, strict=False)
     if steps < 5:
         raise ScreeningInputError(f"--steps: expected >= 5 (one record every 5 steps), got {steps}")
+    from screening.generate.readers import mobile_ion_of, read_structure
+
     structure = read_structure(file)
-    require_element(structure, mobile_ion, file)
+    mobile_ion = mobile_ion_of(structure, mobile_ion, file)
     mlff = quiet_load_model(model, structure=structure, source=file)
     runs, fit = diffusion_series(
         structure,
@@ -58,8 +70,9 @@ def diffusion(
         from screening.analysis.plots import arrhenius_plot, msd_plot
 
         plots.mkdir(parents=True, exist_ok=True)
-        (plots / "msd.png").write_bytes(msd_plot(msd_curves(runs)))
-        (plots / "arrhenius.png").write_bytes(arrhenius_plot(per_t, fit))
+        title = plot_title(structure.composition.reduced_formula, file.name, mlff.name)
+        (plots / "msd.png").write_bytes(msd_plot(msd_curves(runs), title=title))
+        (plots / "arrhenius.png").write_bytes(arrhenius_plot(per_t, fit, title=title))
     ddoc = diffusion_doc(runs, fit, n_mobile_per_cm3=n).model_dump(mode="json")
     doc = {
         "temperatures": [
@@ -77,6 +90,8 @@ def diffusion(
                 f"{r.diffusivity_cm2_s:.2e} ± {r.diffusivity_cm2_s_err:.1e}"
                 if r.diffusivity_cm2_s
                 else f"< {r.diffusivity_upper_cm2_s:.1e}"
+                if r.diffusivity_upper_cm2_s is not None
+                else "-"
             )
             coll = (
                 f"  sigma_coll = {r.conductivity_collective_s_cm:.2e} ± "
@@ -105,7 +120,7 @@ def nemd(
     ),
     temperature: float = typer.Option(..., "--temperature", help="K."),
     steps: int = typer.Option(..., "--steps", help="Production steps per field."),
-    mobile_ion: str = typer.Option("Li", "--mobile-ion"),
+    mobile_ion: str | None = typer.Option(None, "--mobile-ion", help=MOBILE_HELP),
     model: str | None = typer.Option(None, "--model"),
     timestep: float = typer.Option(2.0, "--timestep", help="fs"),
     equilibration: int = typer.Option(200, "--equilibration", help="Steps under the field."),
@@ -132,8 +147,10 @@ def nemd(
     check_number("--stride", stride, minimum=1, strict=False)
     check_number("--blocks", blocks, minimum=2, strict=False)
     check_number("--steps", steps, minimum=2 * stride, strict=False)
+    from screening.generate.readers import mobile_ion_of, read_structure
+
     structure = read_structure(file)
-    require_element(structure, mobile_ion, file)
+    mobile_ion = mobile_ion_of(structure, mobile_ion, file)
     try:
         charges = nominal_charges(structure)
     except ValueError as exc:

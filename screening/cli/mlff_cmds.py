@@ -13,7 +13,6 @@ from screening.cli.common import (
     is_large_cell,
     quiet_load_model,
 )
-from screening.generate.readers import read_structure, require_element
 
 
 @handle_errors
@@ -29,6 +28,8 @@ def relax(
 
     check_number("--fmax", fmax)
     check_number("--max-steps", max_steps, strict=False)
+    from screening.generate.readers import read_structure
+
     structure = read_structure(file)
     mlff = quiet_load_model(model, structure=structure, source=file)
     res = relax_structure(
@@ -59,7 +60,9 @@ def md(
     file: Path = typer.Argument(..., help="Structure file."),
     temperature: float = typer.Option(..., "--temperature", help="Temperature, K."),
     steps: int = typer.Option(..., "--steps", help="Production steps."),
-    mobile_ion: str = typer.Option("Li", "--mobile-ion", help="Recorded element."),
+    mobile_ion: str | None = typer.Option(
+        None, "--mobile-ion", help="Recorded element; default: the Li or Na of the structure."
+    ),
     model: str | None = typer.Option(None, "--model", help="MLFF name."),
     timestep: float = typer.Option(2.0, "--timestep", help="Time step, fs."),
     equilibration: int = typer.Option(100, "--equilibration", help="Equilibration steps."),
@@ -81,8 +84,10 @@ def md(
     check_number("--equilibration", equilibration, strict=False)
     if steps < stride:
         raise ScreeningInputError(f"--steps must be >= --stride ({stride}), got {steps}")
+    from screening.generate.readers import mobile_ion_of, read_structure
+
     structure = read_structure(file)
-    require_element(structure, mobile_ion, file)
+    mobile_ion = mobile_ion_of(structure, mobile_ion, file)
     mlff = quiet_load_model(model, structure=structure, source=file)
     res, _ = run_md(
         structure,

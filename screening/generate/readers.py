@@ -45,6 +45,31 @@ def read_structure(path: str | Path, *, require_ordered: bool = True) -> Structu
     return structure
 
 
+MOBILE_IONS = ("Li", "Na")
+
+
+def mobile_ion_of(structure: Structure, requested: str | None, source: str | Path) -> str:
+    """The mobile ion: ``requested`` (checked present), else the one of Li/Na the structure has.
+
+    Raises
+    ------
+    ScreeningInputError
+        ``requested`` absent from the structure, or no / both of Li and Na present without
+        a request (then ``--mobile-ion`` must say which).
+    """
+    if requested is not None:
+        require_element(structure, requested, source)
+        return requested
+    present = [m for m in MOBILE_IONS if m in {el.symbol for el in structure.composition}]
+    if len(present) == 1:
+        return present[0]
+    what = "both Li and Na" if present else "neither Li nor Na"
+    raise ScreeningInputError(
+        f"{source}: {structure.composition.reduced_formula} has {what}; "
+        "say which ion moves with --mobile-ion"
+    )
+
+
 def require_element(structure: Structure, element: str, source: str | Path) -> None:
     """Raise a one-line :class:`ScreeningInputError` when ``element`` is absent."""
     if element not in {el.symbol for el in structure.composition}:
