@@ -87,8 +87,13 @@ def test_fireworks_rlaunch_end_to_end(tensornet, tiny_campaign, embedded):
     assert set(wf["states"].values()) == {"COMPLETED"}
     _fw_tool("lpad", "detect_lostruns", cwd=embedded, env=env)
     fws = json.loads(_fw_tool("lpad", "get_fws", "-d", "all", cwd=embedded, env=env))
-    md = [f for f in fws if f["name"].startswith("md chunk")]
-    assert md and all(f["spec"]["_category"] == "gpu" for f in md)
+    names = sorted(f["name"] for f in fws)
+    # Fireworks are named by stage and chunk (two relax chunks of 2, one MD per candidate)
+    assert {"relax 1/2", "relax 2/2", "md 1/2", "md 2/2", "relax fan-out", "md fan-out"} <= set(
+        names
+    ), names
+    md = [f for f in fws if f["name"] in ("md 1/2", "md 2/2")]
+    assert all(f["spec"]["_category"] == "gpu" for f in md)
 
     store = ResultStore()
     docs = list(store.db["candidates"].find())

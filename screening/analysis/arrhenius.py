@@ -63,7 +63,7 @@ def fit_arrhenius(
     good = [r for r in results if r.status == SamplingStatus.ok and not r.framework_mobile]
     temps = [r.temperature_k for r in good]
     if len(good) < min_temperatures:
-        flags.append("too_few_temperatures")
+        flags.append("too_few_temperatures" if good else "no_sampled_temperatures")
         return ArrheniusResult(
             status=SamplingStatus.insufficient_sampling,
             temperatures_k=temps,

@@ -52,6 +52,14 @@ class DiffusionAnalysis:
     collective: CollectiveEstimate | None = None
 
 
+MIN_LAG_PS = 1.0
+"""The MSD fit never starts below this lag (ballistic / vibrational regime), ps."""
+FIT_WINDOW = (0.0, 0.5)
+"""Default fit window, as fractions of the production time."""
+MIN_PRODUCTION_PS = MIN_LAG_PS / FIT_WINDOW[1]
+"""Shorter production runs are ``too_short``: the fit window cannot reach MIN_LAG_PS."""
+
+
 def rsd_he(n_eff: float) -> float:
     """Empirical relative standard deviation of D (He et al. 2018)."""
     return 3.43 / np.sqrt(n_eff) + 0.04 if n_eff > 0 else float("inf")
@@ -66,8 +74,8 @@ def estimate_diffusivity(
     framework_msd_a2: np.ndarray | None = None,
     hop_distance_a: float = 3.0,
     min_n_eff: float = 20.0,
-    window: tuple[float, float] = (0.0, 0.5),
-    min_lag_ps: float = 1.0,
+    window: tuple[float, float] = FIT_WINDOW,
+    min_lag_ps: float = MIN_LAG_PS,
     n_fit_points: int = 30,
     framework_msd_threshold_a2: float = 1.5,
     n_mobile_per_cm3: float | None = None,
@@ -128,6 +136,10 @@ def estimate_diffusivity(
     d_upper = sum_sq_total / (2.0 * total * chi2_low) * A2_PER_FS_TO_CM2_PER_S
 
     lo_t, hi_t = max(window[0] * total, min_lag_ps * 1000.0), window[1] * total
+    # below the minimum lag the MSD is vibration: no D and no bound (10 % grace for runs
+    # whose last record falls just short of the nominal length)
+    too_short = hi_t < 0.9 * lo_t
+    lo_t = min(lo_t, 0.5 * hi_t) if hi_t < lo_t else lo_t
     in_window = np.flatnonzero((curve.lag_fs >= lo_t) & (curve.lag_fs <= hi_t))
     if in_window.size < 3:
         in_window = np.arange(min(3, curve.lag_fs.size))
@@ -151,7 +163,7 @@ def estimate_diffusivity(
     framework_mobile = fmsd is not None and fmsd > framework_msd_threshold_a2
     d = fit.slope_a2_fs / 6.0 * A2_PER_FS_TO_CM2_PER_S if fit else 0.0
     err = fit.slope_err_a2_fs / 6.0 * A2_PER_FS_TO_CM2_PER_S if fit else float("inf")
-    sampled = fit is not None and n_eff >= min_n_eff and d > 0
+    sampled = fit is not None and n_eff >= min_n_eff and d > 0 and not too_short
     extra: dict = {}
     coll = None
     if collective and fit is not None:
@@ -169,10 +181,18 @@ def estimate_diffusivity(
         )
     result = DiffusionResult(
         temperature_k=float(temperature_k),
-        status=SamplingStatus.ok if sampled else SamplingStatus.insufficient_sampling,
+        status=SamplingStatus.ok
+        if sampled
+        else SamplingStatus.too_short
+        if too_short
+        else SamplingStatus.insufficient_sampling,
         diffusivity_cm2_s=d if sampled else None,
         diffusivity_cm2_s_err=err if sampled else None,
-        diffusivity_upper_cm2_s=max(d_upper, d + 1.645 * err) if sampled else d_upper,
+        diffusivity_upper_cm2_s=max(d_upper, d + 1.645 * err)
+        if sampled
+        else None
+        if too_short
+        else d_upper,
         diffusivity_gls_err_cm2_s=err if fit else None,
         fit_reduced_chi2=fit.chi2_red if fit else None,
         n_eff=n_eff,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,40 +22,83 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def msd_plot(
-    curves: Sequence[tuple[float, MSDCurve, MSDCurve | None]], *, title: str | None = None
-) -> bytes:
+@dataclass(frozen=True)
+class MSDPanel:
+    """One temperature of an MSD plot.
+
+    Attributes
+    ----------
+    temperature_target_k, temperature_mean_k : float
+        Thermostat set point and measured mean temperature, K.
+    tracer : MSDCurve
+        Tracer MSD.
+    collective : MSDCurve or None
+        Collective MSD per ion, when computed.
+    fit_window_ps : (float, float) or None
+        Lag window of the diffusivity fit, ps.
+    """
+
+    temperature_target_k: float
+    temperature_mean_k: float
+    tracer: MSDCurve
+    collective: MSDCurve | None = None
+    fit_window_ps: tuple[float, float] | None = None
+
+
+def msd_plot(panels: Sequence[MSDPanel], *, title: str | None = None) -> bytes:
     """Tracer MSD (±1σ band) and, dashed in the same colour, the collective MSD per ion
     (mean-squared summed displacement / N; equal to the tracer MSD when the Haven ratio is 1)
-    vs time lag, for each (temperature_k, tracer curve, collective curve or None)."""
+    vs time lag per temperature, labelled with the set point and the measured mean
+    temperature; the fit window is drawn thick over the tracer curve."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 4))
-    for k, (t, c, coll) in enumerate(curves):
+    for k, p in enumerate(panels):
+        c = p.tracer
         ps = c.lag_fs / 1000
         color = f"C{k % 10}"
-        ax.plot(ps, c.msd_a2, color=color, label=f"{t:.0f} K tracer")
+        label = f"{p.temperature_target_k:.0f} K (⟨T⟩ = {p.temperature_mean_k:.0f} K)"
+        ax.plot(ps, c.msd_a2, color=color, lw=1, label=f"{label} tracer")
         ax.fill_between(
             ps, c.msd_a2 - c.msd_err_a2, c.msd_a2 + c.msd_err_a2, color=color, alpha=0.3
         )
-        if coll is not None:
+        if p.fit_window_ps is not None:
+            lo, hi = p.fit_window_ps
+            inside = (ps >= lo) & (ps <= hi)
             ax.plot(
-                coll.lag_fs / 1000, coll.msd_a2, "--", color=color, label=f"{t:.0f} K collective"
+                ps[inside],
+                c.msd_a2[inside],
+                color=color,
+                lw=3,
+                alpha=0.6,
+                label="fit window" if k == 0 else None,
+            )
+        if p.collective is not None:
+            ax.plot(
+                p.collective.lag_fs / 1000,
+                p.collective.msd_a2,
+                "--",
+                color=color,
+                label=f"{p.temperature_target_k:.0f} K collective",
             )
     ax.set_xlabel("time lag (ps)")
     ax.set_ylabel("mobile-ion MSD (Å$^2$)")
     if title:
         ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     return _png(fig)
 
 
-def arrhenius_plot(results: Sequence[DiffusionResult], fit: ArrheniusResult) -> bytes:
-    """log D vs 1000/T: sampled D with 1-sigma bars, upper bounds as down triangles, the fit
-    extrapolated to 300 K with its 95 % band, and the 300 K value with its interval.
+def arrhenius_plot(
+    results: Sequence[DiffusionResult], fit: ArrheniusResult, *, title: str | None = None
+) -> bytes:
+    """log D vs 1000/T (measured mean temperatures): sampled D with 1-sigma bars, upper
+    bounds as down triangles, the fit extrapolated to 300 K with its 95 % band, and the 300 K
+    value with its interval; ``title`` on top, the fit's flags (or why there is no fit)
+    below it.
 
     The band is the fit's 95 % interval at 300 K scaled linearly in 1/T to zero width at the
     centroid of the fitted temperatures (slope uncertainty; the intercept's, small at the
@@ -79,7 +123,7 @@ def arrhenius_plot(results: Sequence[DiffusionResult], fit: ArrheniusResult) -> 
                 color="C0",
                 label=labels.pop("ok", None),
             )
-        elif np.isfinite(r.diffusivity_upper_cm2_s):
+        elif r.diffusivity_upper_cm2_s is not None and np.isfinite(r.diffusivity_upper_cm2_s):
             ax.plot(x, r.diffusivity_upper_cm2_s, "v", color="C3", label=labels.pop("bound", None))
     if fit.status == "ok":
         x300 = 1000 / ROOM_T_K
@@ -106,10 +150,13 @@ def arrhenius_plot(results: Sequence[DiffusionResult], fit: ArrheniusResult) -> 
             color="C1",
             label="300 K (95 %)",
         )
+    if fit.status == "ok":
+        note = f"flags: {', '.join(fit.flags)}" if fit.flags else ""
     else:
-        ax.set_title(f"no Arrhenius fit ({', '.join(fit.flags) or fit.status})", fontsize=9)
-    ax.legend(fontsize=8)
+        note = f"no Arrhenius fit ({', '.join(fit.flags) or fit.status})"
+    ax.set_title("\n".join(x for x in (title, note) if x), fontsize=8)
+    ax.legend(fontsize=7)
     ax.set_yscale("log")
-    ax.set_xlabel("1000 / T (1/K)")
+    ax.set_xlabel("1000 / ⟨T⟩ (1/K), measured mean MD temperature")
     ax.set_ylabel("D (cm$^2$/s)")
     return _png(fig)

@@ -40,6 +40,34 @@ def pre_md_score(e_hull_ev_per_atom: float | None, weights: ScoreWeights = Score
     )
 
 
+def scored_temperature(diffusion: Sequence[DiffusionResult]) -> DiffusionResult | None:
+    """The hottest usable temperature: not failed, not too_short (a vibrational MSD bounds
+    nothing) and framework not molten (not a conductor). None when there is none."""
+    usable = [
+        d
+        for d in diffusion
+        if d.status not in (SamplingStatus.failed, SamplingStatus.too_short)
+        and not d.framework_mobile
+    ]
+    return max(usable, key=lambda d: d.temperature_k) if usable else None
+
+
+def sampling_summary(diffusion: Sequence[DiffusionResult], arrhenius: ArrheniusResult) -> str:
+    """One word for the ranking table: ``arrhenius`` (sigma(300 K) fitted), else the status
+    of the scored temperature (``ok``, ``insufficient_sampling``), else why nothing is
+    usable (``framework_melting``, ``too_short``, ``failed``)."""
+    if arrhenius.status == SamplingStatus.ok:
+        return "arrhenius"
+    top = scored_temperature(diffusion)
+    if top is not None:
+        return str(top.status)
+    if any(d.framework_mobile for d in diffusion):
+        return "framework_melting"
+    if any(d.status == SamplingStatus.too_short for d in diffusion):
+        return "too_short"
+    return "failed"
+
+
 def candidate_score(
     diffusion: Sequence[DiffusionResult] | None,
     arrhenius: ArrheniusResult | None,
@@ -56,11 +84,9 @@ def candidate_score(
         central = arrhenius.conductivity_300k_s_cm
         spread = math.log10(arrhenius.conductivity_300k_upper_s_cm / central)
         return math.log10(central) - weights.uncertainty * spread - hull
-    # a molten framework is not a conductor: such temperatures never score
-    usable = [d for d in diffusion if d.status != SamplingStatus.failed and not d.framework_mobile]
-    if not usable:
+    top = scored_temperature(diffusion)
+    if top is None:
         return NO_MD_SCORE - hull
-    top = max(usable, key=lambda d: d.temperature_k)
     sampled = top.status == SamplingStatus.ok
     d_star = top.diffusivity_cm2_s if sampled else top.diffusivity_upper_cm2_s
     d300 = d_star * math.exp(

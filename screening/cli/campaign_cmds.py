@@ -19,13 +19,24 @@ db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
 @campaign_app.command("validate")
 @handle_errors
 def validate(campaign: Path = typer.Argument(..., help="Campaign YAML.")) -> None:
-    """Check a campaign file and its prototypes; nothing is stored."""
+    """Check a campaign file and its prototypes; nothing is stored. Warnings name settings
+    that would make results uninformative (no references, MD too short, excluded elements)."""
     from screening.generate.parents import load_prototypes
     from screening.schemas.campaign import load_campaign
 
     spec = load_campaign(campaign)
     protos = load_prototypes(spec)
+    _warn(spec, protos)
     typer.echo(f"{spec.name}: valid, {len(protos)} prototype(s)")
+
+
+def _warn(spec, protos) -> None:
+    """Print the campaign's warnings (screening.flows.checks) on stderr."""
+    from screening.flows.checks import campaign_warnings
+    from screening.generate.enumerate import Enumerator
+
+    for line in campaign_warnings(spec, Enumerator(spec, protos)):
+        typer.echo(f"warning: {line}", err=True)
 
 
 @campaign_app.command("run")
@@ -41,7 +52,7 @@ def run(
     from screening.store.results import ResultStore
 
     spec = load_campaign(campaign)
-    load_prototypes(spec)  # fail on bad prototypes before anything is stored
+    _warn(spec, load_prototypes(spec))  # fail on bad prototypes before anything is stored
     if spec.references_mp:
         from screening.stability.online import check_mp_access
 
@@ -170,26 +181,50 @@ def rank_cmd(
     if csv_out:
         write_csv(flat, sys.stdout)
         return
-    table = Table(title=f"{name}: top {len(flat)} by score")
-    for col in ("rank", "formula", "score", "D(Tmax) cm2/s", "status", "candidate_id"):
-        table.add_column(col)
+    _print_table(name, flat)
+
+
+ID_PREFIX = 12  # the table shows this much of each id; every command takes any unique prefix
+
+
+def _print_table(name: str, flat: list[dict]) -> None:
+    """The ranking as a rich table plus the score legend (full ids: --json / --csv)."""
+    table = Table(title=f"{name}: top {len(flat)} by score", title_justify="left")
+    cols = ("#", "formula", "score", "E_hull eV/at", "σ(300 K) S/cm [95 %]", "D(T*) cm²/s")
+    for col in (*cols, "N_eff", "sampling", "status", "id"):
+        table.add_column(col, no_wrap=col in ("id", "formula"))
     for r in flat:
-        d = (
-            f"{r['d_tmax_cm2_s']:.2e}"
-            if r["d_tmax_cm2_s"] is not None
-            else f"<{r['d_tmax_upper_cm2_s']:.1e}"
-            if r["d_tmax_upper_cm2_s"]
+        e = r["e_hull_ev_per_atom"]
+        e_txt = "-" if e is None else f"{e:.3f}{'*' if r['e_hull_is_standin'] else ''}"
+        sigma = (
+            f"{r['sigma_300k_s_cm']:.1e} [{r['sigma_300k_lower_s_cm']:.0e}, "
+            f"{r['sigma_300k_upper_s_cm']:.0e}]"
+            if r["sigma_300k_s_cm"]
             else "-"
         )
+        if r["d_tmax_cm2_s"] is not None:
+            d = f"{r['d_tmax_cm2_s']:.1e} @{r['t_max_k']:.0f}K"
+        elif r["d_tmax_upper_cm2_s"] is not None:
+            d = f"<{r['d_tmax_upper_cm2_s']:.0e} @{r['t_max_k']:.0f}K"
+        else:
+            d = "-"
         table.add_row(
             str(r["rank"]),
             r["formula"],
             f"{r['score']:.2f}",
+            e_txt,
+            sigma,
             d,
-            str(r["d_tmax_status"] or r["status"]),
-            r["candidate_id"],
+            "-" if r["n_eff"] is None else f"{r['n_eff']:.0f}",
+            str(r["sampling"] or "-"),
+            str(r["status"]),
+            r["candidate_id"][:ID_PREFIX],
         )
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    from screening.store.ranking import SCORE_LEGEND
+
+    console.print(SCORE_LEGEND, style="dim")
 
 
 @db_app.command("init")

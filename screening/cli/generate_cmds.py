@@ -63,3 +63,7 @@ def generate(
         typer.echo(f"enumerated {summary['enumerated']:,}, passed {summary['passed']:,}")
         for reason, n in summary["rejected_by_reason"].items():
             typer.echo(f"  rejected {reason}: {n:,}")
+        if summary["excluded_elements"]:
+            typer.echo(
+                f"  filters.exclude_elements removed: {', '.join(summary['excluded_elements'])}"
+            )

@@ -60,16 +60,15 @@ def export(
 
 @handle_errors
 def plot(
-    candidate_id: str = typer.Argument(..., help="Candidate id."),
+    candidate_id: str = typer.Argument(..., help="Candidate id, or any unique prefix of it."),
     out: Path = typer.Option(..., "--out", help="Folder to write the PNGs into (created)."),
 ) -> None:
     """Write the MSD and Arrhenius plots stored with a candidate."""
     from screening.store.results import ResultStore
 
     store = ResultStore(read_only=True)
+    candidate_id = store.resolve_candidate_id(candidate_id)
     doc = store.db["candidates"].find_one({"_id": candidate_id}, {"artifacts": 1})
-    if doc is None:
-        raise ScreeningInputError(f"candidate {candidate_id!r}: not in the database")
     keys = [k for k in doc.get("artifacts", []) if k.endswith(".png")]
     if not keys:
         raise ScreeningInputError(f"candidate {candidate_id!r}: no plots (it did not reach MD)")

@@ -139,7 +139,7 @@ class ScreenChunkMaker(Maker):
 class FanOutMaker(Maker):
     """Replace itself by one chunk job per ``chunk_size`` candidates at a stage."""
 
-    name: str = "fan out"
+    name: str = ""  # default: "<stage> fan-out"
     stage: str = "relax"
     category: str = "gpu"
     priority: int = 1000
@@ -149,6 +149,7 @@ class FanOutMaker(Maker):
             raise ValueError(f"stage must be 'relax', 'screen' or 'md', got {self.stage!r}")
         if self.priority < 0:
             raise ValueError(f"priority must be >= 0, got {self.priority}")
+        self.name = self.name or f"{self.stage} fan-out"
 
     @job
     def make(self, campaign_file: str, upstream: dict | None = None) -> Response:
@@ -175,6 +176,7 @@ class FanOutMaker(Maker):
         ]()
         jobs = [maker.make(campaign_file, ids[i : i + size]) for i in range(0, len(ids), size)]
         for k, j in enumerate(jobs):
+            j.name = f"{self.stage} {k + 1}/{len(jobs)}"  # the Firework's name in lpad
             # FireWorks runs the highest _priority first: best candidates, earliest chunks
             j.update_config(
                 {

@@ -19,6 +19,7 @@ from screening.md.series import (
     diffusion_series,
     msd_curves,
     n_mobile_per_cm3,
+    plot_title,
 )
 from screening.mlff.registry import LoadedModel
 from screening.mlff.relax import relax_batch
@@ -228,9 +229,12 @@ def select_for_md(
 
     The pre-MD score is the score with no diffusion data (it only carries the hull
     penalty). Without reference phases, the energy per atom above the lowest relaxed
-    candidate of the same formula stands in for E_hull (polymorph ordering). Candidates
-    above the E_hull cut, beyond K, or failed are finished with their pre-MD score.
-    Returns the chosen ids, best first (the order MD work and FireWorks priorities follow).
+    candidate of the same formula stands in for E_hull (polymorph ordering), so candidates
+    of different formulas tie; ties are broken by the mobile-ion number density of the
+    relaxed cell (the carrier density n of sigma = n q^2 D / kT; stored as
+    ``mobile_per_cm3``), then by id. Candidates above the E_hull cut, beyond K, or failed
+    are finished with their pre-MD score. Returns the chosen ids, best first (the order MD
+    work and FireWorks priorities follow).
     """
     docs = list(store.db["candidates"].find({"campaign": spec.name, "stage": RELAXED}))
     weights = score_weights(spec)
@@ -249,16 +253,22 @@ def select_for_md(
 
     hull = {d["_id"]: e_hull(d) for d in docs}
     pre = {i: pre_md_score(h, weights) for i, h in hull.items()}
+    density = {d["_id"]: mobile_density(d, spec.mobile_ion) for d in docs}
     cut = spec.funnel.e_hull_max_ev_per_atom
     ok = [
         d
         for d in docs
         if d.get("status") != "failed" and hull[d["_id"]] is not None and hull[d["_id"]] <= cut
     ]
-    ok.sort(key=lambda d: (-pre[d["_id"]], d["_id"]))
+    ok.sort(key=lambda d: (-pre[d["_id"]], -density[d["_id"]], d["_id"]))
     chosen = [d["_id"] for d in ok[: spec.funnel.top_k_md if limit is None else limit]]
     updates = {
-        i: {"stage": stage, "score_pre_md": pre[i], "score_e_hull_ev_per_atom": hull[i]}
+        i: {
+            "stage": stage,
+            "score_pre_md": pre[i],
+            "score_e_hull_ev_per_atom": hull[i],
+            "mobile_per_cm3": density[i],
+        }
         for i in chosen
     }
     for d in docs:
@@ -268,10 +278,23 @@ def select_for_md(
                 "status": "failed" if d.get("status") == "failed" else "completed",
                 "score_pre_md": pre[d["_id"]],
                 "score_e_hull_ev_per_atom": hull[d["_id"]],
+                "mobile_per_cm3": density[d["_id"]],
                 "score": pre[d["_id"]],
             }
     store.set_fields("candidates", updates)
     return chosen
+
+
+def mobile_density(doc: dict, mobile_ion: str) -> float:
+    """Mobile ions per cm^3 of the relaxed (else the initial) cell of a candidate document;
+    0 when it has no structure (read from the stored dict, no Structure is built)."""
+    s = (doc.get("relax") or {}).get("structure") or doc.get("structure")
+    if not s:
+        return 0.0
+    n = sum(
+        sp["occu"] for site in s["sites"] for sp in site["species"] if sp["element"] == mobile_ion
+    )
+    return n / (s["lattice"]["volume"] * 1e-24)
 
 
 def ids_selected(store: ResultStore, campaign: str) -> list[str]:
@@ -359,7 +382,11 @@ def _md_candidate(cid: str, store: ResultStore, model: LoadedModel, spec: Campai
         keys.append(f"{cid}/md_{t}K.npz")
         store.put_artifact(keys[-1], r.trajectory.to_bytes(), candidate_id=cid)
     per_t = [r.diffusion for r in runs]
-    pngs = (("msd.png", msd_plot(msd_curves(runs))), ("arrhenius.png", arrhenius_plot(per_t, arr)))
+    title = plot_title(s.composition.reduced_formula, cid, model.name)
+    pngs = (
+        ("msd.png", msd_plot(msd_curves(runs), title=title)),
+        ("arrhenius.png", arrhenius_plot(per_t, arr, title=title)),
+    )
     for name, png in pngs:
         keys.append(f"{cid}/{name}")
         store.put_artifact(keys[-1], png, candidate_id=cid, content_type="image/png")

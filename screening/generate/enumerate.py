@@ -208,12 +208,21 @@ class Enumerator:
                         formula,
                     )
 
+    def excluded_present(self) -> list[str]:
+        """Elements of this campaign (prototypes or substitutions) that
+        ``filters.exclude_elements`` removes: every candidate containing one is rejected."""
+        present = {el.symbol for p in self.prototypes for el in p.structure.composition}
+        present |= {el for values in self.spec.substitutions.values() for el in values}
+        return sorted(present & set(self.spec.filters.exclude_elements))
+
     def summary(self) -> dict:
-        """Counts so far: enumerated, passed, rejected_by_reason."""
+        """Counts so far: enumerated, passed, rejected_by_reason, and the campaign elements
+        that filters.exclude_elements removes (``excluded_elements``)."""
         return {
             "enumerated": self.enumerated,
             "passed": self.passed,
             "rejected_by_reason": dict(sorted(self.rejected.items())),
+            "excluded_elements": self.excluded_present(),
         }
 
 

@@ -11,6 +11,7 @@ from pymatgen.core import Structure
 from screening.analysis.arrhenius import fit_arrhenius
 from screening.analysis.collective import combine_haven
 from screening.analysis.diffusion import DiffusionAnalysis, analyse_trajectory
+from screening.analysis.score import sampling_summary, scored_temperature
 from screening.md.adaptive import run_adaptive
 from screening.md.nvt import run_md
 from screening.mlff.registry import LoadedModel
@@ -35,13 +36,12 @@ class TemperatureRun:
 
     @property
     def diffusion(self) -> DiffusionResult:
-        """The diffusion result; a failed MD gives status ``failed`` with an infinite bound."""
+        """The diffusion result; a failed MD gives status ``failed`` and no bound."""
         if self.analysis is not None:
             return self.analysis.result
         return DiffusionResult(
             temperature_k=self.md.temperature_target_k,
             status="failed",
-            diffusivity_upper_cm2_s=float("inf"),
             n_eff=0,
             rsd_empirical=float("inf"),
             simulated_time_ps=0,
@@ -118,16 +118,25 @@ def diffusion_series(
 
 
 def msd_curves(runs: Sequence[TemperatureRun]) -> list:
-    """(temperature, tracer MSD, collective MSD or None) for :func:`analysis.plots.msd_plot`."""
+    """One :class:`screening.analysis.plots.MSDPanel` per analysed run (for ``msd_plot``)."""
+    from screening.analysis.plots import MSDPanel
+
     return [
-        (
-            r.md.temperature_target_k,
-            r.analysis.curve,
-            r.analysis.collective.curve if r.analysis.collective else None,
+        MSDPanel(
+            temperature_target_k=r.md.temperature_target_k,
+            temperature_mean_k=r.md.temperature_mean_k,
+            tracer=r.analysis.curve,
+            collective=r.analysis.collective.curve if r.analysis.collective else None,
+            fit_window_ps=tuple(r.analysis.result.fit_window_ps),
         )
         for r in runs
         if r.analysis
     ]
+
+
+def plot_title(formula: str, label: str, model: str) -> str:
+    """Title of a candidate's plots: formula, id (or file) and model."""
+    return f"{formula}  {label}  ({model})"
 
 
 def diffusion_doc(
@@ -151,4 +160,6 @@ def diffusion_doc(
         haven_ratio_measured=haven.measured_value,
         haven_ratio_measured_err=haven.measured_err,
         n_mobile_per_cm3=n_mobile_per_cm3,
+        at_t_max=scored_temperature(per_t),
+        sampling=sampling_summary(per_t, fit),
     )

@@ -75,6 +75,18 @@ class DiffusionDoc(BaseModel):
         None, description="1-sigma error of haven_ratio_measured."
     )
     n_mobile_per_cm3: float = Field(description="Mobile-ion number density, cm^-3.")
+    at_t_max: DiffusionResult | None = Field(
+        None,
+        description="D(T) at the hottest usable temperature (not failed, too_short or "
+        "molten): what the score uses when there is no Arrhenius fit, and the ranking "
+        "table's D column. None when no temperature is usable.",
+    )
+    sampling: str | None = Field(
+        None,
+        description="One word for tables and queries: arrhenius (sigma(300 K) fitted), ok or "
+        "insufficient_sampling (status of at_t_max), else framework_melting, too_short or "
+        "failed.",
+    )
 
 
 class ScreenDoc(BaseModel):
@@ -137,6 +149,11 @@ class CandidateDoc(BaseModel):
         None,
         description="E_hull used by the score, eV/atom (without reference phases: energy "
         "above the lowest relaxed candidate of the same formula).",
+    )
+    mobile_per_cm3: float | None = Field(
+        None,
+        description="Mobile ions per cm^3 of the relaxed cell: breaks pre-MD ties (carrier "
+        "density of Nernst-Einstein) when E_hull does not distinguish candidates.",
     )
     artifacts: list[str] = Field(
         default_factory=list, description="Keys in the artifacts collection (plots, arrays)."

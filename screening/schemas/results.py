@@ -26,6 +26,7 @@ class SamplingStatus(StrEnum):
 
     ok = "ok"
     insufficient_sampling = "insufficient_sampling"
+    too_short = "too_short"
     failed = "failed"
 
 
@@ -88,7 +89,10 @@ class MDResult(BaseModel):
     )
     wall_time_s: float = Field(description="Wall time in seconds.")
     atom_steps_per_s: float = Field(description="Throughput: n_atoms * steps / wall time.")
-    ensemble: str = Field(description="'nvt-langevin' or 'nve'.")
+    ensemble: str = Field(
+        description="Production ensemble: 'nvt-nose-hoover-chain' (default), 'nvt-langevin' "
+        "or 'nve' (equilibration is always Langevin, or NVE for 'nve')."
+    )
     forcefield_name: str = Field(description="MLFF registry name.")
     provenance: Provenance = Field(description="Model, weights hash, versions, timestamps.")
 
@@ -97,7 +101,11 @@ class DiffusionResult(BaseModel):
     """Tracer diffusivity at one temperature, with its uncertainty and sampling verdict."""
 
     temperature_k: float = Field(description="Mean MD temperature in K.")
-    status: SamplingStatus = Field(description="ok, insufficient_sampling or failed.")
+    status: SamplingStatus = Field(
+        description="ok; insufficient_sampling (N_eff below the minimum: D is only bounded); "
+        "too_short (production shorter than twice the minimum fit lag, so no diffusive MSD "
+        "was reached and not even a bound is reported or scored); failed."
+    )
     diffusivity_cm2_s: float | None = Field(
         None, description="Tracer diffusivity in cm^2/s; None unless status is ok."
     )
@@ -108,8 +116,10 @@ class DiffusionResult(BaseModel):
         "fit is significantly poor (calibrated on synthetic walks: ~68 % of 1-sigma intervals "
         "hold the truth).",
     )
-    diffusivity_upper_cm2_s: float = Field(
-        description="One-sided 95% upper bound on D in cm^2/s, from the MSD reached (always set)."
+    diffusivity_upper_cm2_s: float | None = Field(
+        None,
+        description="One-sided 95% upper bound on D in cm^2/s, from the MSD reached; None when "
+        "the run failed or was too_short (a vibrational MSD bounds nothing).",
     )
     diffusivity_gls_err_cm2_s: float | None = Field(
         None, description="1-sigma error of the generalised-least-squares fit, cm^2/s."
@@ -198,7 +208,8 @@ class ArrheniusResult(BaseModel):
     flags: list[str] = Field(
         default_factory=list,
         description="non_arrhenius, narrow_temperature_range, framework_melting, "
-        "too_few_temperatures, haven_ratio_assumed_1.",
+        "too_few_temperatures (some but fewer than 3 sampled), no_sampled_temperatures "
+        "(none sampled), haven_ratio_assumed_1.",
     )
 
 

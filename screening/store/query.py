@@ -4,7 +4,7 @@ Grammar::
 
     expr   := term ("or" term)*
     term   := factor ("and" factor)*
-    factor := "(" expr ")" | FIELD OP VALUE
+    factor := "(" expr ")" | FIELD OP VALUE | FIELD "in" "(" VALUE ("," VALUE)* ")"
     OP     := < | <= | > | >= | = | == | !=
     VALUE  := number | 'quoted' | "quoted" | bare word
 
@@ -20,6 +20,7 @@ from typing import Any
 from screening.schemas.errors import ScreeningInputError
 
 FIELDS = {
+    "candidate_id": "_id",
     "formula": "formula",
     "chemsys": "chemsys",
     "prototype": "prototype",
@@ -28,16 +29,27 @@ FIELDS = {
     "status": "status",
     "score": "score",
     "n_atoms": "n_atoms",
+    "mobile_per_cm3": "mobile_per_cm3",
     "energy_per_atom_ev": "relax.energy_per_atom_ev",
     "e_hull_ev_per_atom": "stability.e_hull_ev_per_atom",
+    "e_hull_used_ev_per_atom": "score_e_hull_ev_per_atom",
     "formation_energy_ev_per_atom": "stability.formation_energy_ev_per_atom",
     "activation_energy_ev": "diffusion.arrhenius.activation_energy_ev",
     "conductivity_300k_s_cm": "diffusion.arrhenius.conductivity_300k_s_cm",
+    "sigma_300k_s_cm": "diffusion.arrhenius.conductivity_300k_s_cm",
+    "sigma_300k_lower_s_cm": "diffusion.arrhenius.conductivity_300k_lower_s_cm",
+    "sigma_300k_upper_s_cm": "diffusion.arrhenius.conductivity_300k_upper_s_cm",
+    "t_max_k": "diffusion.at_t_max.temperature_k",
+    "d_tmax_cm2_s": "diffusion.at_t_max.diffusivity_cm2_s",
+    "d_tmax_upper_cm2_s": "diffusion.at_t_max.diffusivity_upper_cm2_s",
+    "n_eff": "diffusion.at_t_max.n_eff",
+    "sampling": "diffusion.sampling",
 }
+"""--where names -> document paths: every column of the ranking table, and more."""
 _OPS = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte", "=": "$eq", "==": "$eq", "!=": "$ne"}
 _TOKEN = re.compile(
     r"\s*(?:(?P<num>-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)|(?P<op><=|>=|==|!=|<|>|=)"
-    r"|(?P<par>[()])|(?P<str>'[^']*'|\"[^\"]*\")|(?P<word>[A-Za-z_][A-Za-z0-9_.\-]*))"
+    r"|(?P<par>[()])|(?P<comma>,)|(?P<str>'[^']*'|\"[^\"]*\")|(?P<word>[A-Za-z_][A-Za-z0-9_.\-]*))"
 )
 _MAX_LEN = 1000
 
@@ -112,19 +124,31 @@ class _Parser:
         if val not in FIELDS:
             raise WhereError(f"--where: unknown field '{val}' (allowed: {', '.join(FIELDS)})")
         okind, op = self.take()
+        if okind == "word" and op.lower() == "in":
+            return {FIELDS[val]: {"$in": self.value_list(val)}}
         if okind != "op":
             raise WhereError(f"--where: expected a comparison after '{val}', got {op!r}")
+        return {FIELDS[val]: {_OPS[op]: self.value(f"{val} {op}")}}
+
+    def value(self, after: str) -> Any:
         vkind, raw = self.take()
-        value: Any
         if vkind == "num":
-            value = float(raw)
-        elif vkind == "str":
-            value = raw[1:-1]
-        elif vkind == "word" and raw.lower() not in ("and", "or"):
-            value = raw
-        else:
-            raise WhereError(f"--where: expected a value after '{val} {op}', got {raw!r}")
-        return {FIELDS[val]: {_OPS[op]: value}}
+            return float(raw)
+        if vkind == "str":
+            return raw[1:-1]
+        if vkind == "word" and raw.lower() not in ("and", "or", "in"):
+            return raw
+        raise WhereError(f"--where: expected a value after '{after}', got {raw!r}")
+
+    def value_list(self, field: str) -> list:
+        if self.take()[1] != "(":
+            raise WhereError(f"--where: expected '(' after '{field} in'")
+        values = [self.value(f"{field} in (")]
+        while (tok := self.take())[1] == ",":
+            values.append(self.value(f"{field} in (..., "))
+        if tok[1] != ")":
+            raise WhereError(f"--where: expected ',' or ')' in '{field} in (...)', got {tok[1]!r}")
+        return values
 
 
 def parse_where(text: str) -> dict:

@@ -16,11 +16,25 @@ RANK_FIELDS = {
     "score": 1,
     "status": 1,
     "stage": 1,
+    "score_e_hull_ev_per_atom": 1,
     "stability.e_hull_ev_per_atom": 1,
+    "diffusion.arrhenius.status": 1,
     "diffusion.arrhenius.conductivity_300k_s_cm": 1,
+    "diffusion.arrhenius.conductivity_300k_lower_s_cm": 1,
+    "diffusion.arrhenius.conductivity_300k_upper_s_cm": 1,
     "diffusion.arrhenius.activation_energy_ev": 1,
-    "diffusion.per_temperature": 1,
+    "diffusion.arrhenius.activation_energy_err_ev": 1,
+    "diffusion.at_t_max": 1,
+    "diffusion.sampling": 1,
 }
+
+SCORE_LEGEND = (
+    "score: log10 of the estimated sigma(300 K) in S/cm (Arrhenius fit, else D at the hottest "
+    "usable T extrapolated with Ea = 0.3 eV), minus penalties in decades: log10(upper/central) "
+    "of sigma, 10 per eV/atom above the hull, 1 when D is only an upper bound; -20 = no "
+    "usable MD (never simulated, too_short, molten or failed), minus the hull penalty. "
+    "E_hull* = stand-in (no reference phases: energy above the lowest relaxed polymorph)."
+)
 
 
 def rank(store: ResultStore, campaign: str, *, top: int = 20, where: dict | None = None):
@@ -31,25 +45,38 @@ def rank(store: ResultStore, campaign: str, *, top: int = 20, where: dict | None
 
 
 def rank_rows(rows: list[dict]) -> list[dict]:
-    """Flat ranking rows (one level, for tables and CSV) from :func:`rank` documents."""
+    """Flat ranking rows (one level, for tables and CSV) from :func:`rank` documents.
+
+    ``e_hull_ev_per_atom`` is from the stability stage when it ran, else the stand-in the
+    score used (``e_hull_is_standin`` True); the D columns are at the hottest usable
+    temperature (``diffusion.at_t_max``); ``sampling`` is ``diffusion.sampling``, or
+    ``no_md`` for a candidate that never reached MD.
+    """
     flat = []
     for i, r in enumerate(rows, 1):
-        arr = (r.get("diffusion") or {}).get("arrhenius") or {}
-        per_t = (r.get("diffusion") or {}).get("per_temperature") or []
-        hot = max(per_t, key=lambda d: d["temperature_k"]) if per_t else {}
+        diff = r.get("diffusion") or {}
+        arr = diff.get("arrhenius") or {}
+        hot = diff.get("at_t_max") or {}
+        real = (r.get("stability") or {}).get("e_hull_ev_per_atom")
+        e_hull = real if real is not None else r.get("score_e_hull_ev_per_atom")
         flat.append(
             {
                 "rank": i,
                 "candidate_id": r["candidate_id"],
                 "formula": r["formula"],
                 "score": round(r["score"], 3),
-                "status": r.get("status"),
-                "e_hull_ev_per_atom": (r.get("stability") or {}).get("e_hull_ev_per_atom"),
+                "e_hull_ev_per_atom": e_hull,
+                "e_hull_is_standin": real is None,
                 "sigma_300k_s_cm": arr.get("conductivity_300k_s_cm"),
+                "sigma_300k_lower_s_cm": arr.get("conductivity_300k_lower_s_cm"),
+                "sigma_300k_upper_s_cm": arr.get("conductivity_300k_upper_s_cm"),
+                "activation_energy_ev": arr.get("activation_energy_ev"),
                 "t_max_k": hot.get("temperature_k"),
-                "d_tmax_status": hot.get("status"),
                 "d_tmax_cm2_s": hot.get("diffusivity_cm2_s"),
                 "d_tmax_upper_cm2_s": hot.get("diffusivity_upper_cm2_s"),
+                "n_eff": hot.get("n_eff"),
+                "sampling": diff.get("sampling") or ("no_md" if not diff else None),
+                "status": r.get("status"),
             }
         )
     return flat

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from screening.schemas.errors import ScreeningInputError
 from screening.schemas.provenance import utcnow
 from screening.store.backend import StoreHandle, connect
 
@@ -156,13 +157,39 @@ class ResultStore:
 
     def require_campaign(self, name: str) -> None:
         """Raise a one-line input error when no campaign of that name is stored."""
-        from screening.schemas.errors import ScreeningInputError
 
         if self.db["campaigns"].find_one({"_id": name}, {"_id": 1}) is None:
             known = sorted(d["_id"] for d in self.db["campaigns"].find({}, {"_id": 1}))[:10]
             raise ScreeningInputError(
                 f"campaign {name!r}: not in the database (known: {', '.join(known) or 'none'})"
             )
+
+    def resolve_candidate_id(self, prefix: str) -> str:
+        """The one candidate id that starts with ``prefix`` (a full id or any unique prefix,
+        as the ranking table shows).
+
+        Raises
+        ------
+        ScreeningInputError
+            No candidate, or several, start with ``prefix``.
+        """
+        import re
+
+        if not re.fullmatch(r"[0-9a-f]+", prefix or ""):
+            raise ScreeningInputError(f"candidate {prefix!r}: expected a hexadecimal id or prefix")
+        hits = [
+            d["_id"]
+            for d in self.db["candidates"]
+            .find({"_id": {"$regex": f"^{prefix}"}}, {"_id": 1})
+            .limit(2)
+        ]
+        if not hits:
+            raise ScreeningInputError(f"candidate {prefix!r}: not in the database")
+        if len(hits) > 1:
+            raise ScreeningInputError(
+                f"candidate {prefix!r}: ambiguous prefix, give more characters"
+            )
+        return hits[0]
 
     def flush(self) -> None:
         """Checkpoint the embedded store to disk (no-op on a real server)."""

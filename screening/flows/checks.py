@@ -1,0 +1,51 @@
+"""Warnings about a campaign that is valid but would give uninformative results.
+
+`campaign validate` and `campaign run` print them (``warning: ...`` on stderr); nothing here
+stops a campaign.
+"""
+
+from __future__ import annotations
+
+from screening.analysis.diffusion import MIN_PRODUCTION_PS
+from screening.generate.enumerate import Enumerator
+from screening.schemas.campaign import CampaignSpec
+
+
+def campaign_warnings(spec: CampaignSpec, enumerator: Enumerator | None = None) -> list[str]:
+    """One line per problem: no reference phases, MD runs too short for a diffusive fit,
+    campaign elements that ``filters.exclude_elements`` removes.
+
+    Parameters
+    ----------
+    spec : CampaignSpec
+        The validated campaign.
+    enumerator : Enumerator, optional
+        Built on the campaign's prototypes; with it, excluded elements are named.
+    """
+    out = []
+    f = spec.funnel
+    if not spec.has_references:
+        out.append(
+            "no reference phases (references / references_mp): E_hull is only a stand-in "
+            "(energy above the lowest relaxed candidate of the same formula), so candidates "
+            "of different formulas tie before MD; ties go to the higher mobile-ion density"
+        )
+    runs = [("funnel.md_steps", f.md_steps)]
+    if f.screen_temperature_k:
+        runs.append(("funnel.screen_steps", f.screen_steps))
+    for key, steps in runs:
+        ps = steps * f.md_timestep_fs / 1000
+        if ps < MIN_PRODUCTION_PS:
+            need = int(-(-MIN_PRODUCTION_PS * 1000 // f.md_timestep_fs))
+            out.append(
+                f"{key} x funnel.md_timestep_fs = {ps:g} ps is below the {MIN_PRODUCTION_PS:g} "
+                f"ps a diffusive MSD fit needs: every run will be too_short (no D, no bound, "
+                f"not scored); use >= {need} steps"
+            )
+    if enumerator is not None and (gone := enumerator.excluded_present()):
+        out.append(
+            f"filters.exclude_elements removes {', '.join(gone)}: candidates containing "
+            f"{'it' if len(gone) == 1 else 'them'} are rejected (edit filters.exclude_elements "
+            "to keep them)"
+        )
+    return out
