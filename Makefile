@@ -29,7 +29,7 @@ DEMO_DIR ?= .screening/demo
 demo: install
 	mkdir -p $(DEMO_DIR)
 	SCREENING_DATA_DIR=$(DEMO_DIR) $(VENV)/bin/screening campaign run workflows/demo.yaml
-	SCREENING_DATA_DIR=$(DEMO_DIR) $(VENV)/bin/screening rank li-halides-demo --top 20
+	SCREENING_DATA_DIR=$(DEMO_DIR) $(VENV)/bin/screening rank lgps-demo --top 20
 
 bench: install
 	for b in bench/*.py; do $(PY) $$b | tail -1; done

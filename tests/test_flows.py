@@ -230,24 +230,39 @@ def test_killed_run_resumes_without_duplicates(tensornet, tiny_campaign, embedde
     assert {d["_id"]: d["created_at"] for d in docs} == first
 
 
-def test_atomate2_relax_feeds_our_diffusion_maker(tensornet, embedded):
-    """atomate2's ForceFieldRelaxMaker (CHGNet) and our DiffusionMaker in one jobflow Flow."""
+def test_atomate2_relax_feeds_our_diffusion_maker(chgnet_model, embedded):
+    """atomate2's ForceFieldRelaxMaker (CHGNet) -> our DiffusionMaker -> a user job that
+    reads typed fields of our task document (provenance included), in one jobflow Flow."""
     from atomate2.forcefields.jobs import ForceFieldRelaxMaker
     from conftest import rocksalt
-    from jobflow import Flow, run_locally
+    from jobflow import Flow, job, run_locally
 
-    from screening.flows.makers import DiffusionMaker
+    from screening.flows.structure_makers import DiffusionMaker
+    from screening.schemas.tasks import DiffusionTaskDocument
+
+    @job
+    def summarise(doc: DiffusionTaskDocument) -> dict:
+        assert isinstance(doc, DiffusionTaskDocument)  # typed, not a plain dict
+        return {
+            "flags": doc.diffusion.arrhenius.flags,
+            "n_temperatures": len(doc.diffusion.per_temperature),
+            "weights_sha256": doc.provenance.model.weights_sha256,
+            "a": doc.structure["lattice"]["a"],
+            "mobile_ion": doc.mobile_ion,
+        }
 
     relax = ForceFieldRelaxMaker(force_field_name="CHGNet", steps=20).make(rocksalt(5.3))
     diff = DiffusionMaker(
         temperatures_k=[800, 1000], steps=10, equilibration_steps=0, model="chgnet"
     ).make(relax.output.structure)
-    responses = run_locally(Flow([relax, diff]), ensure_success=True, log=False)
-    out = responses[diff.uuid][1].output
-    relaxed_a = out["structure"]["lattice"]["a"]
-    assert relaxed_a == pytest.approx(responses[relax.uuid][1].output.structure.lattice.a)
-    assert relaxed_a < 5.3  # the relaxed, not the input, structure reached our MD
-    assert len(out["per_temperature"]) == 2
+    user = summarise(diff.output)
+    responses = run_locally(Flow([relax, diff, user]), ensure_success=True, log=False)
+    out = responses[user.uuid][1].output
+    relaxed_a = responses[relax.uuid][1].output.structure.lattice.a
+    assert out["a"] == pytest.approx(relaxed_a) and relaxed_a < 5.3  # relaxed cell reached MD
+    assert out["n_temperatures"] == 2 and out["mobile_ion"] == "Li"  # inferred, not given
+    assert "no_sampled_temperatures" in out["flags"]  # 10 steps: too short to sample
+    assert out["weights_sha256"] == chgnet_model.weights_sha256  # provenance travelled
 
 
 def test_maker_configuration_fails_early():

@@ -131,7 +131,7 @@ def test_electronegativity_and_probability_filters(tmp_path):
 
 def test_count_cli_on_large_campaign_reports_space():
     out = runner.invoke(
-        app, ["generate", str(REPO / "workflows" / "demo.yaml"), "--count", "--json"]
+        app, ["generate", str(REPO / "workflows" / "li-halides.yaml"), "--count", "--json"]
     )
     assert out.exit_code == 0, out.output
     doc = json.loads(out.stdout)
@@ -144,7 +144,7 @@ def test_generate_writes_jsonl(tmp_path):
         app,
         [
             "generate",
-            str(REPO / "workflows" / "demo.yaml"),
+            str(REPO / "workflows" / "li-halides.yaml"),
             "--limit",
             "4",
             "--out",

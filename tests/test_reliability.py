@@ -307,7 +307,7 @@ def test_7_bad_options_are_one_line(tmp_path, licl_cif):
         (
             [
                 "generate",
-                REPO / "workflows" / "demo.yaml",
+                REPO / "workflows" / "li-halides.yaml",
                 "--limit",
                 "2",
                 "--out",

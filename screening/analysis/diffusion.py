@@ -137,9 +137,10 @@ def estimate_diffusivity(
 
     lo_t, hi_t = max(window[0] * total, min_lag_ps * 1000.0), window[1] * total
     # below the minimum lag the MSD is vibration: no D and no bound (10 % grace for runs
-    # whose last record falls just short of the nominal length)
+    # whose last record falls just short of the nominal length); a window always spans a
+    # factor 1.5 in lag (runs of 2-3 ps start it below min_lag_ps, at 2/3 of its end)
     too_short = hi_t < 0.9 * lo_t
-    lo_t = min(lo_t, 0.5 * hi_t) if hi_t < lo_t else lo_t
+    lo_t = min(lo_t, hi_t / 1.5)
     in_window = np.flatnonzero((curve.lag_fs >= lo_t) & (curve.lag_fs <= hi_t))
     if in_window.size < 3:
         in_window = np.arange(min(3, curve.lag_fs.size))

@@ -46,6 +46,11 @@ class MSDPanel:
 
 
 def msd_plot(panels: Sequence[MSDPanel], *, title: str | None = None) -> bytes:
+    """PNG of :func:`msd_figure`."""
+    return _png(msd_figure(panels, title=title))
+
+
+def msd_figure(panels: Sequence[MSDPanel], *, title: str | None = None):
     """Tracer MSD (±1σ band) and, dashed in the same colour, the collective MSD per ion
     (mean-squared summed displacement / N; equal to the tracer MSD when the Haven ratio is 1)
     vs time lag per temperature, labelled with the set point and the measured mean
@@ -89,12 +94,19 @@ def msd_plot(panels: Sequence[MSDPanel], *, title: str | None = None) -> bytes:
     if title:
         ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
-    return _png(fig)
+    return fig
 
 
 def arrhenius_plot(
     results: Sequence[DiffusionResult], fit: ArrheniusResult, *, title: str | None = None
 ) -> bytes:
+    """PNG of :func:`arrhenius_figure`."""
+    return _png(arrhenius_figure(results, fit, title=title))
+
+
+def arrhenius_figure(
+    results: Sequence[DiffusionResult], fit: ArrheniusResult, *, title: str | None = None
+):
     """log D vs 1000/T (measured mean temperatures): sampled D with 1-sigma bars, upper
     bounds as down triangles, the fit extrapolated to 300 K with its 95 % band, and the 300 K
     value with its interval; ``title`` on top, the fit's flags (or why there is no fit)
@@ -159,4 +171,4 @@ def arrhenius_plot(
     ax.set_yscale("log")
     ax.set_xlabel("1000 / ⟨T⟩ (1/K), measured mean MD temperature")
     ax.set_ylabel("D (cm$^2$/s)")
-    return _png(fig)
+    return fig

@@ -60,10 +60,12 @@ def run(
     store = ResultStore()  # the writer lock first: a second writer fails before any work
     mlff = quiet_load_model(model or spec.model)
     try:
-        run_campaign(spec, store, mlff)
+        summary = run_campaign(spec, store, mlff)
     except KeyboardInterrupt:
         typer.echo("interrupted: completed chunks are saved; run again to resume", err=True)
         raise typer.Exit(130) from None
+    times = ", ".join(f"{k} {v:.0f} s" for k, v in summary["timings_s"].items())
+    typer.echo(f"stage times: {times}")
     typer.echo(f"campaign {spec.name} finished; `screening rank {spec.name}` shows the ranking")
 
 
@@ -184,7 +186,7 @@ def rank_cmd(
     _print_table(name, flat)
 
 
-ID_PREFIX = 12  # the table shows this much of each id; every command takes any unique prefix
+ID_PREFIX = 10  # the table shows this much of each id; every command takes any unique prefix
 
 
 def _print_table(name: str, flat: list[dict]) -> None:
@@ -192,7 +194,8 @@ def _print_table(name: str, flat: list[dict]) -> None:
     table = Table(title=f"{name}: top {len(flat)} by score", title_justify="left")
     cols = ("#", "formula", "score", "E_hull eV/at", "σ(300 K) S/cm [95 %]", "D(T*) cm²/s")
     for col in (*cols, "N_eff", "sampling", "status", "id"):
-        table.add_column(col, no_wrap=col in ("id", "formula"))
+        # ids and formulas are never cut (an id shown must be an id accepted); others wrap
+        table.add_column(col, no_wrap=col in ("id", "formula"), min_width=len(col))
     for r in flat:
         e = r["e_hull_ev_per_atom"]
         e_txt = "-" if e is None else f"{e:.3f}{'*' if r['e_hull_is_standin'] else ''}"
@@ -220,7 +223,8 @@ def _print_table(name: str, flat: list[dict]) -> None:
             str(r["status"]),
             r["candidate_id"][:ID_PREFIX],
         )
-    console = Console()
+    # never cut to a narrow terminal or an 80-column pipe: a long line wraps, nothing is lost
+    console = Console(width=max(Console().width, 150))
     console.print(table)
     from screening.store.ranking import SCORE_LEGEND
 
@@ -249,12 +253,14 @@ def launchpad_file(
     Real MongoDB: the file holds the URI (with its password) and is written with mode 0600.
     Embedded: FW_config.yaml is written beside it, naming the database file, so FireWorks'
     tools run from that folder find it without any exported variable (one writing process at
-    a time on the file).
+    a time on the file). Either way the file carries this shell's SCREENING_MODELS_DIR (and
+    data dir, default model) under ``screening_env`` for rlaunch workers that lack them.
     """
     import os
 
     import yaml
 
+    from screening.flows.worker_env import KEY, carried_env
     from screening.settings import get_settings
     from screening.store.backend import embedded_path
 
@@ -268,16 +274,19 @@ def launchpad_file(
             raise ScreeningInputError(f"cannot write {path}: {exc.strerror}") from None
 
     settings = get_settings()
+    carried = {KEY: carried_env()}  # what rlaunch workers need without exports
+    config = out.resolve().parent / "FW_config.yaml"
     if settings.db_uri:
-        doc = {"host": settings.db_uri, "uri_mode": True, "name": settings.db_name}
+        doc = {"host": settings.db_uri, "uri_mode": True, "name": settings.db_name, **carried}
         write_private(out, yaml.safe_dump(doc))
-        typer.echo(f"wrote {out} (mode 0600: it holds the database password)")
+        write_private(config, yaml.safe_dump({"LAUNCHPAD_LOC": str(out.resolve())}))
+        typer.echo(f"wrote {out} and {config} (mode 0600: it holds the database password)")
         return
     db_file = embedded_path()
     write_private(
-        out, yaml.safe_dump({"host": "localhost", "port": 27017, "name": settings.db_name})
+        out,
+        yaml.safe_dump({"host": "localhost", "port": 27017, "name": settings.db_name, **carried}),
     )
-    config = out.resolve().parent / "FW_config.yaml"
     write_private(
         config,
         yaml.safe_dump(

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import signal
+import time
 from contextlib import contextmanager
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
+from screening.flows.eta import md_eta
 from screening.flows.screen import (
     ids_for_screen,
     screen_chunk,
@@ -49,16 +58,26 @@ def run_campaign(spec: CampaignSpec, store: ResultStore, model: LoadedModel) -> 
     resumes where it stopped.
     """
     summary: dict = {}
+    timings: dict[str, float] = summary.setdefault("timings_s", {})
+    clock = [time.perf_counter()]
+
+    def lap(stage: str) -> None:
+        now = time.perf_counter()
+        timings[stage] = timings.get(stage, 0.0) + now - clock[0]
+        clock[0] = now
+
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
     )
     with _sigterm_as_interrupt(), Progress(*columns, transient=False) as progress:
         try:
             store.ensure_indexes()
             summary["generate"] = generate_stage(spec, store)
+            lap("generate")
             todo = ids_at(store, spec.name, GENERATED)
             task = progress.add_task("relax", total=len(todo))
             chunk = spec.funnel.chunk_size
@@ -68,6 +87,7 @@ def run_campaign(spec: CampaignSpec, store: ResultStore, model: LoadedModel) -> 
                     stability_chunk(todo[start : start + chunk], store, model, spec)
                 store.flush()
                 progress.advance(task, len(todo[start : start + chunk]))
+            lap("relax + stability" if spec.has_references else "relax")
             if spec.funnel.screen_temperature_k:
                 select_for_screen(store, spec)
                 store.flush()
@@ -80,15 +100,37 @@ def run_campaign(spec: CampaignSpec, store: ResultStore, model: LoadedModel) -> 
                     store.flush()
                     progress.advance(task, len(todo[start : start + chunk]))
                 select_after_screen(store, spec)
+                lap("screen")
             else:
                 select_for_md(store, spec)
             store.flush()
             todo = ids_selected(store, spec.name)
-            task = progress.add_task("md + diffusion", total=len(todo))
+            n_t = len(spec.funnel.md_temperatures_k)
+            if todo:
+                line = _eta_line(md_eta(todo, store, model, spec), len(todo))
+                progress.console.print(line, soft_wrap=True, markup=False)
+            task = progress.add_task(
+                f"md + diffusion ({len(todo)} x {n_t} temperatures)", total=len(todo) * n_t
+            )
             for cid in todo:
-                md_candidate(cid, store, model, spec)
+                done = progress.tasks[task].completed
+                md_candidate(
+                    cid, store, model, spec, on_temperature=lambda _t: progress.advance(task)
+                )
+                progress.update(task, completed=done + n_t)  # skipped or failed temperatures
                 store.flush()
-                progress.advance(task)
+            lap("md + diffusion")
         finally:
             store.flush()
     return summary
+
+
+def _eta_line(eta: dict, n: int) -> str:
+    """One line before MD starts: what will run and how long it should take."""
+    per = eta["seconds_per_step"] * eta["steps_per_candidate"]
+    cap = " at most (adaptive cap)" if eta["adaptive"] else ""
+    return (
+        f"md: {n} candidate(s) x {eta['steps_per_candidate']:,} steps{cap}; one step of "
+        f"{eta['formula']} ({eta['atoms']} atoms) takes {eta['seconds_per_step'] * 1000:.0f} "
+        f"ms -> ~{per / 60:.1f} min per candidate, ~{eta['eta_s'] / 60:.1f} min in total"
+    )

@@ -15,8 +15,11 @@ from screening.schemas.campaign import load_campaign
 
 
 def _context(campaign_file: str, model: str | None = None):
+    from screening.flows.worker_env import apply_launchpad_env
     from screening.mlff.registry import load_model
     from screening.store.results import ResultStore
+
+    apply_launchpad_env()  # rlaunch workers: settings from the project's launchpad file
 
     spec = load_campaign(campaign_file)
     return spec, ResultStore(), (lambda: load_model(model or spec.model))
@@ -218,45 +221,3 @@ class ScreeningFlowMaker(Maker):
         md = replace(self.md_fanout, **gpu).make(campaign_file, jobs[-1].output)
         ranked = self.rank.make(campaign_file, md.output)
         return Flow([*jobs, md, ranked], output=ranked.output, name=f"{self.name}: {spec.name}")
-
-
-@dataclass
-class DiffusionMaker(Maker):
-    """MD at several temperatures + diffusion analysis + Arrhenius for one structure.
-
-    Composes with atomate2: ``DiffusionMaker().make(relax_job.output.structure)``.
-    """
-
-    name: str = "md diffusion"
-    temperatures_k: list[float] = field(default_factory=lambda: [800.0, 1000.0, 1200.0])
-    steps: int = 2000
-    timestep_fs: float = 2.0
-    equilibration_steps: int = 200
-    mobile_ion: str = "Li"
-    model: str | None = None
-
-    def __post_init__(self) -> None:
-        if not self.temperatures_k or any(t <= 0 for t in self.temperatures_k):
-            raise ValueError("temperatures_k must be a non-empty list of positive values")
-        if self.steps < 5 or self.timestep_fs <= 0:
-            raise ValueError("steps must be >= 5 and timestep_fs > 0")
-
-    @job
-    def make(self, structure) -> dict:
-        from pymatgen.core import Structure
-
-        from screening.md.series import diffusion_doc, diffusion_series, n_mobile_per_cm3
-        from screening.mlff.registry import load_model
-
-        s = structure if isinstance(structure, Structure) else Structure.from_dict(structure)
-        runs, fit = diffusion_series(
-            s,
-            load_model(self.model),
-            temperatures_k=self.temperatures_k,
-            steps=self.steps,
-            mobile_ion=self.mobile_ion,
-            timestep_fs=self.timestep_fs,
-            equilibration_steps=self.equilibration_steps,
-        )
-        doc = diffusion_doc(runs, fit, n_mobile_per_cm3=n_mobile_per_cm3(s, self.mobile_ion))
-        return {"structure": s.as_dict(), **doc.model_dump(mode="json")}

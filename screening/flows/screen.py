@@ -53,6 +53,8 @@ def ids_for_screen(store: ResultStore, campaign: str) -> list[str]:
 
 def _screen_runs(cells, model, spec, temps: list[float]) -> list[tuple]:
     """Batched screen MD of ``cells``; (MDResult, DiffusionResult or None if it failed)."""
+    from screening.flows.stages import equilibration_steps
+
     f = spec.funnel
     runs = run_md_batch(
         cells,
@@ -61,7 +63,7 @@ def _screen_runs(cells, model, spec, temps: list[float]) -> list[tuple]:
         steps=f.screen_steps,
         mobile_ion=spec.mobile_ion,
         timestep_fs=f.md_timestep_fs,
-        equilibration_steps=min(200, f.screen_steps),
+        equilibration_steps=equilibration_steps(f.screen_steps),
         stride=5,
     )
     return [

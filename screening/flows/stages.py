@@ -7,7 +7,7 @@ work, and writes only its own fields (``relax.*``, ``md.*``, ``diffusion.*``...)
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from pymatgen.core import Structure
 
@@ -57,6 +57,7 @@ def generate_stage(spec: CampaignSpec, store: ResultStore) -> dict:
                     prototype=enum.prototypes[ref.prototype].name,
                     substitution=ref.substitution,
                     ordering=ref.ordering,
+                    ordering_ewald_ev=s.properties.get("ordering_ewald_ev"),
                     mobile_ion=spec.mobile_ion,
                     n_atoms=len(s),
                     structure=s.as_dict(),
@@ -317,6 +318,11 @@ def score_weights(spec: CampaignSpec) -> ScoreWeights:
     return ScoreWeights(**spec.score.model_dump())
 
 
+def equilibration_steps(production_steps: int) -> int:
+    """Langevin equilibration before each production run: 200 steps, fewer for short runs."""
+    return min(200, production_steps)
+
+
 def _md_cell(structure: Structure, max_atoms: int) -> Structure:
     """Smallest-effort supercell: double the shortest axis while under ``max_atoms``."""
     s = structure.copy()
@@ -329,11 +335,19 @@ def _md_cell(structure: Structure, max_atoms: int) -> Structure:
         s.make_supercell(scale)
 
 
-def md_candidate(cid: str, store: ResultStore, model: LoadedModel, spec: CampaignSpec) -> dict:
+def md_candidate(
+    cid: str,
+    store: ResultStore,
+    model: LoadedModel,
+    spec: CampaignSpec,
+    *,
+    on_temperature: Callable[[float], None] | None = None,
+) -> dict:
     """MD + diffusion for one candidate; an unexpected error is recorded on the candidate
-    (status ``failed``, reason in ``errors``, pre-MD score kept) and does not propagate."""
+    (status ``failed``, reason in ``errors``, pre-MD score kept) and does not propagate.
+    ``on_temperature(T)`` is called after each temperature (progress display)."""
     try:
-        return _md_candidate(cid, store, model, spec)
+        return _md_candidate(cid, store, model, spec, on_temperature)
     except Exception as exc:
         logger.exception("MD of %s failed", cid)
         doc = store.db["candidates"].find_one({"_id": cid}, {"score_pre_md": 1}) or {}
@@ -352,7 +366,9 @@ def md_candidate(cid: str, store: ResultStore, model: LoadedModel, spec: Campaig
         return {"score": score, "failed": True}
 
 
-def _md_candidate(cid: str, store: ResultStore, model: LoadedModel, spec: CampaignSpec) -> dict:
+def _md_candidate(
+    cid: str, store: ResultStore, model: LoadedModel, spec: CampaignSpec, on_temperature=None
+) -> dict:
     """MD at every temperature (adaptive length when the funnel asks for it), diffusion
     analysis, Arrhenius, score; trajectories and MSD/Arrhenius PNGs go to ``artifacts``."""
     from screening.analysis.plots import arrhenius_plot, msd_plot
@@ -370,10 +386,11 @@ def _md_candidate(cid: str, store: ResultStore, model: LoadedModel, spec: Campai
         steps=f.md_steps,
         mobile_ion=mobile,
         timestep_fs=f.md_timestep_fs,
-        equilibration_steps=min(200, f.md_steps),
+        equilibration_steps=equilibration_steps(f.md_steps),
         min_n_eff=f.md_min_n_eff,
         target_n_eff=f.md_target_n_eff,
         max_steps=f.md_max_steps,
+        on_temperature=on_temperature,
     )
     md_docs, keys = {}, []
     for r in runs:

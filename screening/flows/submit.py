@@ -6,6 +6,8 @@ from pathlib import Path
 
 from screening.schemas.campaign import load_campaign
 
+QUIET = "WARNING"  # FireWorks' stream level in our commands (its own tools keep theirs)
+
 
 def get_launchpad(launchpad_file: str | Path | None = None):
     """LaunchPad from a YAML file, from ``SCREENING_DB_URI``, or the embedded store.
@@ -16,13 +18,27 @@ def get_launchpad(launchpad_file: str | Path | None = None):
     known (any ``from fireworks import ...``): both bindings are replaced here, so the
     LaunchPad never looks for a server on localhost:27017.
     """
+    import logging
+
     from screening.settings import get_settings
     from screening.store.backend import embedded_path, ping_server, shared_server_store
 
+    # FireWorks logs every step at INFO to stdout *and* lets the record propagate to the
+    # root handler (each line twice); our commands show its warnings only, once
+    logging.getLogger("launchpad").propagate = False
     if launchpad_file:
+        import yaml
         from fireworks import LaunchPad
 
-        return LaunchPad.from_file(str(launchpad_file))
+        from screening.schemas.errors import ScreeningInputError
+
+        try:
+            doc = yaml.safe_load(Path(launchpad_file).read_text())
+        except (OSError, yaml.YAMLError) as exc:
+            raise ScreeningInputError(f"{launchpad_file}: cannot read ({exc})") from None
+        if not isinstance(doc, dict) or "host" not in doc:
+            raise ScreeningInputError(f"{launchpad_file}: expected a launchpad YAML with 'host'")
+        return LaunchPad.from_dict({"strm_lvl": QUIET, **doc})
     settings = get_settings()
     if settings.db_uri:
         from fireworks import LaunchPad
@@ -33,6 +49,7 @@ def get_launchpad(launchpad_file: str | Path | None = None):
             host=settings.db_uri,
             name=settings.db_name,
             uri_mode=True,
+            strm_lvl=QUIET,
             mongoclient_kwargs={"serverSelectionTimeoutMS": ms},
         )
     path = embedded_path()
@@ -44,7 +61,7 @@ def get_launchpad(launchpad_file: str | Path | None = None):
     fw_config.MONGOMOCK_SERVERSTORE_FILE = str(path)
     fw_config.MongoClient = mongomock_persistence.MongoClient
     launchpad_module.MongoClient = mongomock_persistence.MongoClient
-    return launchpad_module.LaunchPad(name=settings.db_name)
+    return launchpad_module.LaunchPad(name=settings.db_name, strm_lvl=QUIET)
 
 
 def submit_campaign(campaign_file: str | Path, *, launchpad=None, force: bool = False) -> dict:

@@ -27,6 +27,7 @@ from screening.filters.chemistry import (
     PROBABILITY,
     CompositionFilters,
 )
+from screening.generate.orderings import Group, Ordering, OrderingRanker, rank_orderings
 from screening.generate.parents import Prototype
 from screening.schemas.campaign import CampaignSpec
 
@@ -114,6 +115,43 @@ class Enumerator:
         self.passed = 0
         self.rejected: Counter = Counter()
         self._formula_cache: BoundedCache[str] = BoundedCache()
+        self._rankers = [OrderingRanker(p.structure) for p in prototypes]
+        self._orderings: dict[tuple, list[Ordering]] = {}
+
+    def _charge(self, sp: str, el: str, q0: int) -> int:
+        """Charge of species ``sp`` on a site of prototype element ``el`` (charge ``q0``)."""
+        return q0 if sp == el else self.filters.best_oxidation(sp, 1 if q0 > 0 else -1, el, q0)
+
+    def orderings(self, p: int, combo: tuple, removed: int) -> list[Ordering]:
+        """Ranked symmetry-distinct arrangements of a substitution map's mixed sites and
+        vacancies (:mod:`screening.generate.orderings`), lowest Ewald energy first; a single
+        entry when nothing is mixed or removed. Cached per prototype and charge pattern."""
+        proto = self.prototypes[p]
+        elements = sorted(proto.sites)
+        pattern = []
+        for el, opt in zip(elements, combo, strict=True):
+            q0 = proto.oxidation[el]
+            charges = tuple(self._charge(sp, el, q0) for sp in opt[:2])
+            pattern.append((el, charges, opt[2] if len(opt) == 3 else 0, opt[0]))
+        key = (p, tuple(pattern), removed)
+        if key in self._orderings:
+            return self._orderings[key]
+        base = [0.0] * len(proto.structure)
+        groups, mobile_sites = [], ()
+        for el, charges, k, first in pattern:
+            for i in proto.sites[el]:
+                base[i] = float(charges[0])
+            if k:
+                groups.append(
+                    Group(proto.sites[el], k, float(charges[1]), self.spec.mixing.max_orderings)
+                )
+            elif first == self.spec.mobile_ion:
+                mobile_sites = proto.sites[el]
+        if removed:
+            groups.append(Group(mobile_sites, removed, 0.0, self.spec.compensation.max_orderings))
+        out = rank_orderings(self._rankers[p], base, groups) if groups else [Ordering((), 0.0)]
+        self._orderings[key] = out
+        return out
 
     def _maps(self, p: int) -> Iterator[tuple[str, tuple, int, int, str]]:
         """Yield (substitution, options, removed, n_orderings, formula) or count rejections."""
@@ -123,7 +161,6 @@ class Enumerator:
         mobile = self.spec.mobile_ion
         n_sites = len(proto.structure)
         for combo in itertools.product(*per_el):
-            n_orderings = 1
             key = []
             counts: Counter = Counter()
             cations, anions, pairs = set(), set(), []
@@ -136,7 +173,6 @@ class Enumerator:
                     parts = ((opt[0], n),)
                 else:
                     parts = ((opt[0], n - opt[2]), (opt[1], opt[2]))
-                    n_orderings *= min(self.spec.mixing.max_orderings, math.comb(n, opt[2]))
                 for sp, c in parts:
                     key.append((sp, c, sign, el, q0))
                     counts[sp] += c
@@ -146,16 +182,12 @@ class Enumerator:
                 if len(opt) == 1 and opt[0] == mobile:
                     mobile_sites = n
             if not self.filters.elements_allowed(counts):
+                n_orderings = self._n_orderings(p, elements, combo, 0, mobile_sites, EXCLUDED)
                 self.rejected[EXCLUDED] += n_orderings
                 self.enumerated += n_orderings
                 continue
             verdict = self.filters.charge(tuple(sorted(key)), mobile_sites)
             removed = verdict.removed_mobile
-            if removed:
-                n_orderings *= min(
-                    self.spec.compensation.max_orderings, math.comb(mobile_sites, removed)
-                )
-            self.enumerated += n_orderings
             reason = verdict.reason
             if reason is None and not self.filters.electronegativity_ok(cations, anions):
                 reason = ELECTRONEG
@@ -170,6 +202,8 @@ class Enumerator:
                 reason = PROBABILITY
             if reason is None and n_sites - removed > self.spec.filters.max_atoms:
                 reason = MAX_ATOMS
+            n_orderings = self._n_orderings(p, elements, combo, removed, mobile_sites, reason)
+            self.enumerated += n_orderings
             if reason is not None:
                 self.rejected[reason] += n_orderings
                 continue
@@ -208,6 +242,21 @@ class Enumerator:
                         formula,
                     )
 
+    def _n_orderings(self, p: int, elements, combo, removed: int, n_mobile: int, reason) -> int:
+        """Orderings of one substitution map: the ranked, symmetry-distinct arrangements
+        for a candidate that passes the composition filters; the cheap upper bound
+        min(max_orderings, C(n, k)) per group for a rejected one (no Ewald work on it)."""
+        if reason is None:
+            return len(self.orderings(p, combo, removed))
+        n = 1
+        for el, opt in zip(elements, combo, strict=True):
+            if len(opt) == 3:
+                n_el = len(self.prototypes[p].sites[el])
+                n *= min(self.spec.mixing.max_orderings, math.comb(n_el, opt[2]))
+        if removed:
+            n *= min(self.spec.compensation.max_orderings, math.comb(n_mobile, removed))
+        return n
+
     def excluded_present(self) -> list[str]:
         """Elements of this campaign (prototypes or substitutions) that
         ``filters.exclude_elements`` removes: every candidate containing one is rejected."""
@@ -237,48 +286,31 @@ def _radius(symbol: str, q: int) -> float:
 def build_structure(ref: CandidateRef, enumerator: Enumerator) -> Structure:
     """Materialise one candidate: substitute, arrange mixed sites and vacancies, scale volume.
 
-    The ordering index is decoded in mixed radix over the mixed elements (k-th combination
-    of sites receiving the second species) and the vacancy arrangement. The volume is scaled
-    by sum(r_new^3) / sum(r_old^3) over ionic radii so relaxations start near equilibrium.
+    The ordering index is the rank of the arrangement (mixed sites and vacancies jointly)
+    among symmetry-distinct arrangements ordered by Ewald energy
+    (:meth:`Enumerator.orderings`; 0 = lowest); its energy above the lowest is
+    ``structure.properties["ordering_ewald_ev"]`` (eV per cell). The volume is scaled by
+    sum(r_new^3) / sum(r_old^3) over ionic radii so relaxations start near equilibrium.
     """
     proto = enumerator.prototypes[ref.prototype]
-    spec = enumerator.spec
     s = proto.structure.copy()
     elements = sorted(proto.sites)
-    idx = ref.ordering
+    ordering = enumerator.orderings(ref.prototype, ref.options, ref.removed_mobile)[ref.ordering]
+    chosen = list(ordering.chosen)
     old_vol = new_vol = 0.0
     for el, opt in zip(elements, ref.options, strict=True):
-        sites = proto.sites[el]
         q0 = proto.oxidation[el]
         r_old = _radius(el, q0)
-        assign = dict.fromkeys(sites, opt[0])
+        assign = dict.fromkeys(proto.sites[el], opt[0])
         if len(opt) == 3:
-            n_ord = min(spec.mixing.max_orderings, math.comb(len(sites), opt[2]))
-            idx, k = divmod(idx, n_ord)
-            chosen = next(itertools.islice(itertools.combinations(sites, opt[2]), k, None))
-            assign.update(dict.fromkeys(chosen, opt[1]))
+            assign.update(dict.fromkeys(chosen.pop(0), opt[1]))
         for i, sp in assign.items():
             s.replace(i, sp)
             old_vol += r_old**3
-            new_vol += (
-                _radius(
-                    sp,
-                    q0
-                    if sp == el
-                    else enumerator.filters.best_oxidation(sp, 1 if q0 > 0 else -1, el, q0),
-                )
-                ** 3
-            )
+            new_vol += _radius(sp, enumerator._charge(sp, el, q0)) ** 3
     if ref.removed_mobile:
-        mobile_sites = [i for i, site in enumerate(s) if site.specie.symbol == spec.mobile_ion]
-        n_ord = min(
-            spec.compensation.max_orderings, math.comb(len(mobile_sites), ref.removed_mobile)
-        )
-        _, k = divmod(idx, n_ord)
-        chosen = next(
-            itertools.islice(itertools.combinations(mobile_sites, ref.removed_mobile), k, None)
-        )
-        s.remove_sites(list(chosen))
+        s.remove_sites(list(chosen.pop(0)))
+    s.properties["ordering_ewald_ev"] = ordering.energy_rel_ev
     if old_vol > 0:
         s.scale_lattice(s.volume * float(np.clip(new_vol / old_vol, 0.5, 2.0)))
     return s

@@ -230,6 +230,7 @@ class MDSession:
             energy_ev=np.asarray(f["etot"], dtype=float),
             volume_a3=float(self.atoms.get_volume()),
             n_atoms=len(self.atoms),
+            lattice_a=np.asarray(self.atoms.cell[:], dtype=float),
         )
 
     def result(self, wall_time_s: float, failure: str | None = None) -> MDResult:

@@ -3,7 +3,7 @@ document built from them (shared by the CLI, the jobflow DiffusionMaker and the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pymatgen.core import Structure
@@ -67,12 +67,14 @@ def diffusion_series(
     min_n_eff: float = 20.0,
     target_n_eff: float | None = None,
     max_steps: int | None = None,
+    on_temperature: Callable[[float], None] | None = None,
 ) -> tuple[list[TemperatureRun], ArrheniusResult]:
     """Run MD at each temperature, analyse each run, fit Arrhenius over the sampled ones.
 
     With ``target_n_eff`` the length is adaptive: segments of ``steps`` are added until the
     run reaches that many effective jumps or ``max_steps`` production steps (default
     10 x ``steps``); every segment is analysed together (:func:`screening.md.run_adaptive`).
+    ``on_temperature(T)`` is called after each temperature is done (progress display).
     """
     runs = []
     for t in temperatures_k:
@@ -91,6 +93,8 @@ def diffusion_series(
                 stride=stride,
             )
             runs.append(TemperatureRun(md, traj, analysis if md.status != "failed" else None))
+            if on_temperature is not None:
+                on_temperature(t)
             continue
         md, traj = run_md(
             structure,
@@ -108,6 +112,8 @@ def diffusion_series(
                 traj, temperature_k=md.temperature_mean_k, min_n_eff=min_n_eff
             )
         runs.append(TemperatureRun(md, traj, analysis))
+        if on_temperature is not None:
+            on_temperature(t)
     per_t = [r.diffusion for r in runs]
     fit = fit_arrhenius(
         per_t,

@@ -278,4 +278,8 @@ def load_model(name: str | None = None, *, device: str | None = None) -> LoadedM
 @functools.cache
 def _load_cached(name: str, device: str, _models_dir: str) -> LoadedModel:
     logger.info("loading MLFF %s on %s", name, device)
+    if name != "chgnet":  # matgl models: Warp neighbour lists
+        from screening.mlff.warp_init import init_warp_quietly
+
+        init_warp_quietly()
     return _LOADERS[name](device)

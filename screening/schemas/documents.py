@@ -125,7 +125,17 @@ class CandidateDoc(BaseModel):
     chemsys: str = Field(description="Chemical system, e.g. 'Cl-Li-Y'.")
     prototype: str = Field(description="Prototype label.")
     substitution: str = Field(description="Canonical substitution, e.g. 'Cl>Br;Y>Zr;-Li1'.")
-    ordering: int = Field(ge=0, description="Ordering index of mixed sites / vacancies.")
+    ordering: int = Field(
+        ge=0,
+        description="Ordering index of mixed sites / vacancies: digits (one per mixed "
+        "element, then the vacancies) are ranks among symmetry-distinct arrangements by "
+        "Ewald energy, 0 = lowest (0 when nothing is mixed or removed).",
+    )
+    ordering_ewald_ev: float | None = Field(
+        None,
+        description="Ewald (point-charge) energy of this arrangement above the lowest "
+        "arrangement of the same substitution, eV per cell (0 for rank 0).",
+    )
     mobile_ion: str = Field(description="Mobile element (Li or Na).")
     n_atoms: int = Field(ge=1, description="Atoms in the candidate cell.")
     structure: dict[str, Any] = Field(description="Unrelaxed structure (Structure.as_dict()).")

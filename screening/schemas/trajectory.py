@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -30,6 +30,10 @@ class MDTrajectory:
         Cell volume, Å^3.
     n_atoms : int
         Atoms in the cell.
+    lattice_a : np.ndarray
+        Shape (3, 3), lattice vectors (rows) of the fixed NVT cell, Å; with the unwrapped
+        positions it gives fractional coordinates and the cell's directions (e.g. for
+        anisotropic D). NaN in files written before it was stored.
     """
 
     time_fs: np.ndarray
@@ -40,6 +44,7 @@ class MDTrajectory:
     energy_ev: np.ndarray
     volume_a3: float
     n_atoms: int
+    lattice_a: np.ndarray = field(default_factory=lambda: np.full((3, 3), np.nan))
 
     def to_bytes(self) -> bytes:
         """Serialise to compressed ``.npz`` bytes (for GridFS)."""
@@ -51,7 +56,7 @@ class MDTrajectory:
     def from_bytes(cls, data: bytes) -> MDTrajectory:
         """Inverse of :meth:`to_bytes`."""
         with np.load(io.BytesIO(data)) as npz:
-            kw = {f.name: npz[f.name] for f in fields(cls)}
+            kw = {f.name: npz[f.name] for f in fields(cls) if f.name in npz.files}
         kw["volume_a3"] = float(kw["volume_a3"])
         kw["n_atoms"] = int(kw["n_atoms"])
         return cls(**kw)

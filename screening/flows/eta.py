@@ -1,0 +1,47 @@
+"""How long the MD stage will take, measured before it starts (one timed model call)."""
+
+from __future__ import annotations
+
+import time
+
+from pymatgen.core import Structure
+from pymatgen.io.ase import AseAtomsAdaptor
+
+from screening.flows.stages import _md_cell, equilibration_steps
+from screening.mlff.batch import evaluate
+from screening.mlff.registry import LoadedModel
+from screening.schemas.campaign import CampaignSpec
+from screening.store.results import ResultStore
+
+
+def md_eta(ids: list[str], store: ResultStore, model: LoadedModel, spec: CampaignSpec) -> dict:
+    """Estimate the MD stage's wall time from one timed force call on the first candidate's
+    MD cell (after a warm-up call), times the steps every candidate will run.
+
+    Returns
+    -------
+    dict
+        ``seconds_per_step``, ``atoms`` (of the timed cell), ``steps_per_candidate``
+        (equilibration + production over all temperatures; the adaptive cap when MD is
+        adaptive) and ``eta_s`` for all of ``ids``; empty without ids.
+    """
+    if not ids:
+        return {}
+    doc = store.db["candidates"].find_one({"_id": ids[0]}, {"relax.structure": 1})
+    cell = _md_cell(Structure.from_dict(doc["relax"]["structure"]), spec.funnel.md_max_atoms)
+    atoms = AseAtomsAdaptor.get_atoms(cell)
+    evaluate([atoms], model)  # warm-up (kernel compilation, allocator)
+    t0 = time.perf_counter()
+    evaluate([atoms], model)
+    per_step = time.perf_counter() - t0
+    f = spec.funnel
+    production = f.md_steps if f.md_target_n_eff is None else (f.md_max_steps or 10 * f.md_steps)
+    steps = len(f.md_temperatures_k) * (equilibration_steps(f.md_steps) + production)
+    return {
+        "seconds_per_step": per_step,
+        "atoms": len(cell),
+        "formula": cell.composition.reduced_formula,
+        "steps_per_candidate": steps,
+        "eta_s": per_step * steps * len(ids),
+        "adaptive": f.md_target_n_eff is not None,
+    }

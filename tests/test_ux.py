@@ -1,0 +1,526 @@
+"""What a materials scientist sees: ranking, defaults, messages (issue 15, one test per item).
+
+Commands run as a user runs them (subprocess, threads limited); stored candidates are built
+from real analysis objects (synthetic random walks with a known D) where a test is about
+how results are shown rather than how they are computed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from conftest import REPO, rocksalt
+
+BIN = Path(sys.executable).parent
+SCREENING = str(BIN / "screening")
+PROTO = REPO / "workflows" / "prototypes" / "Li3YCl6.cif"
+
+
+def env_for(data: Path, **extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("MONGOMOCK_SERVERSTORE_FILE",)}
+    env.update(SCREENING_DATA_DIR=str(data), OMP_NUM_THREADS="1", **extra)
+    return env
+
+
+def run(args, *, env, cwd=None, check=True, timeout=600):
+    out = subprocess.run(
+        [str(a) for a in args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+    if check:
+        assert out.returncode == 0, out.stderr[-3000:]
+    return out
+
+
+def write_campaign(tmp_path: Path, name: str = "ux", **changes) -> Path:
+    doc = {
+        "name": name,
+        "mobile_ion": "Li",
+        "prototypes": [{"path": str(PROTO)}],
+        "substitutions": {"Y": ["Y", "Sc"], "Cl": ["Cl"]},
+        "compensation": {"enabled": False},
+        "funnel": {"md_steps": 1000, "md_temperatures_k": [800, 1000, 1200]},
+    }
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(doc.get(key), dict):
+            doc[key] = {**doc[key], **value}
+        else:
+            doc[key] = value
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def walk(seed: int, n_frames: int, d_cm2_s: float, n_ions: int = 16, dt_fs: float = 10.0):
+    rng = np.random.default_rng(seed)
+    step_sd = np.sqrt(2 * (d_cm2_s / 0.1) * dt_fs)
+    steps = rng.normal(0, step_sd, (n_frames - 1, n_ions, 3))
+    return np.concatenate([np.zeros((1, n_ions, 3)), np.cumsum(steps, axis=0)]), (
+        np.arange(n_frames) * dt_fs
+    )
+
+
+# -- 1. pre-MD ties ------------------------------------------------------------------------
+def test_1_pre_md_ties_go_to_carrier_density_and_validate_warns(tmp_path):
+    from screening.flows.stages import RELAXED, select_for_md
+    from screening.schemas.campaign import load_campaign
+    from screening.store import ResultStore
+
+    camp = write_campaign(tmp_path, funnel={"top_k_md": 2})
+    out = run([SCREENING, "campaign", "validate", camp], env=env_for(tmp_path / "d"))
+    assert "warning: no reference phases" in out.stderr and "ux: valid" in out.stdout
+    # three formulas, each its own lowest polymorph: all tie at E_hull (stand-in) = 0; the
+    # ids are chosen so that the old tie-break (id) would pick the two least dense
+    cells = {"a-LiI": rocksalt(6.0, anion="I"), "b-LiBr": rocksalt(5.5, anion="Br")}
+    cells["c-LiCl"] = rocksalt(5.13)
+    store = ResultStore()
+    store.upsert(
+        "candidates",
+        [
+            (
+                cid,
+                {
+                    "stage": RELAXED,
+                    "status": "pending",
+                    "relax": {"structure": s.as_dict(), "energy_per_atom_ev": -3.0},
+                },
+                {"campaign": "ux", "formula": s.composition.reduced_formula},
+            )
+            for cid, s in cells.items()
+        ],
+    )
+    chosen = select_for_md(store, load_campaign(camp))
+    assert chosen == ["c-LiCl", "b-LiBr"]  # densest Li first (carriers of sigma = n q^2 D/kT)
+    doc = store.db["candidates"].find_one({"_id": "c-LiCl"})
+    assert doc["mobile_per_cm3"] == pytest.approx(4 / (5.13**3 * 1e-24), rel=1e-6)
+    assert store.db["candidates"].find_one({"_id": "a-LiI"})["stage"] == "done"
+
+
+# -- 2. too-short runs ---------------------------------------------------------------------
+def test_2_too_short_runs_are_neither_bounds_nor_scored(tmp_path):
+    from screening.analysis import estimate_diffusivity, fit_arrhenius
+    from screening.analysis.score import NO_MD_SCORE, candidate_score
+
+    short = [
+        estimate_diffusivity(*walk(s, 101, 1e-4), temperature_k=t).result  # 1.0 ps
+        for s, t in enumerate((800, 1000, 1200))
+    ]
+    assert all(r.status == "too_short" and r.diffusivity_upper_cm2_s is None for r in short)
+    assert candidate_score(short, None, n_mobile_per_cm3=1e22) == NO_MD_SCORE
+    fit = fit_arrhenius(short, n_mobile_per_cm3=1e22)
+    assert "no_sampled_temperatures" in fit.flags and "too_few_temperatures" not in fit.flags
+    # 2 ps is enough for a fit window starting at 1 ps: a bound (or D), and a score
+    long = estimate_diffusivity(*walk(0, 201, 1e-7), temperature_k=1200).result
+    assert long.status == "insufficient_sampling" and long.diffusivity_upper_cm2_s > 1e-7
+    assert 0.6 < long.fit_window_ps[0] < long.fit_window_ps[1]  # a real window, not 3 lags
+    assert candidate_score([long], None, n_mobile_per_cm3=1e22) > NO_MD_SCORE
+    # validate: md_steps x timestep below 2 ps is named, with the steps it needs
+    camp = write_campaign(tmp_path, funnel={"md_steps": 200})
+    out = run([SCREENING, "campaign", "validate", camp], env=env_for(tmp_path / "d"))
+    assert "funnel.md_steps x funnel.md_timestep_fs = 0.4 ps" in out.stderr
+    assert "too_short" in out.stderr and ">= 1000 steps" in out.stderr
+
+
+# -- 3. the ranking table --------------------------------------------------------------------
+def _diffusion_doc(seed: int, d_scale: float, n_frames: int):
+    """A DiffusionDoc from real analysis of synthetic walks at three temperatures."""
+    from screening.analysis import estimate_diffusivity, fit_arrhenius
+    from screening.analysis.arrhenius import K_B_EV
+    from screening.analysis.score import sampling_summary, scored_temperature
+    from screening.schemas.documents import DiffusionDoc
+
+    per_t = []
+    for k, t in enumerate((800.0, 1000.0, 1200.0)):
+        d = d_scale * np.exp(-0.25 / (K_B_EV * t))
+        per_t.append(estimate_diffusivity(*walk(seed + k, n_frames, d), temperature_k=t).result)
+    fit = fit_arrhenius(per_t, n_mobile_per_cm3=2e22)
+    return DiffusionDoc(
+        per_temperature=per_t,
+        arrhenius=fit,
+        n_mobile_per_cm3=2e22,
+        at_t_max=scored_temperature(per_t),
+        sampling=sampling_summary(per_t, fit),
+    )
+
+
+def seed_ranked_store(campaign: str = "shown") -> dict[str, str]:
+    """Three scored candidates: Arrhenius fit, a bound only, never simulated."""
+    from screening.analysis.score import candidate_score
+    from screening.store import ResultStore
+
+    store = ResultStore()
+    store.upsert("campaigns", [(campaign, {"name": campaign, "spec": {}}, {})])
+    fast = _diffusion_doc(0, 3e-2, 3000)
+    slow = _diffusion_doc(10, 1e-5, 300)
+    assert fast.sampling == "arrhenius" and slow.sampling == "insufficient_sampling"
+    ids = {"fast": "ab" + "1" * 22, "slow": "ab" + "2" * 22, "none": "cd" + "3" * 22}
+    rows = []
+    for key, diff in (("fast", fast), ("slow", slow), ("none", None)):
+        score = candidate_score(
+            diff.per_temperature if diff else None,
+            diff.arrhenius if diff else None,
+            n_mobile_per_cm3=2e22,
+            e_hull_ev_per_atom=0.0,
+        )
+        fields = {
+            "stage": "done",
+            "status": "completed",
+            "score": score,
+            "score_e_hull_ev_per_atom": 0.0,
+        }
+        if diff is not None:
+            fields["diffusion"] = diff.model_dump(mode="json")
+            fields["artifacts"] = [f"{ids[key]}/msd.png"]
+        insert = {"campaign": campaign, "formula": f"Li{key}", "candidate_id": ids[key]}
+        rows.append((ids[key], fields, insert))
+    store.upsert("candidates", rows)
+    store.put_artifact(f"{ids['fast']}/msd.png", b"\x89PNG\r\n\x1a\nfake", candidate_id=ids["fast"])
+    store.flush()
+    return ids
+
+
+def test_3_ranking_table_columns_legend_where_and_id_prefixes(tmp_path):
+    ids = seed_ranked_store()
+    env = env_for(tmp_path / "data", COLUMNS="200")
+    table = run([SCREENING, "rank", "shown"], env=env).stdout
+    for col in ("formula", "score", "E_hull", "σ(300 K)", "D(T*)", "N_eff", "sampling", "status"):
+        assert col in table
+    assert "0.000*" in table and "E_hull* = stand-in" in table  # marked stand-in + legend
+    assert "-20 = no usable MD" in table and "decades" in table
+    fast_line = next(ln for ln in table.splitlines() if "Lifast" in ln)
+    assert "arrhenius" in fast_line and "[" in fast_line  # sigma with its interval
+    slow_line = next(ln for ln in table.splitlines() if "Lislow" in ln)
+    assert "<" in slow_line and "insufficient_sampling" in slow_line  # a bound, marked
+    assert ids["fast"][:10] in fast_line
+
+    def where(expr):
+        out = run([SCREENING, "rank", "shown", "--json", "--where", expr], env=env).stdout
+        return [r["formula"] for r in json.loads(out)]
+
+    assert where("sampling in (arrhenius, insufficient_sampling)") == ["Lifast", "Lislow"]
+    assert where("sigma_300k_lower_s_cm > 0 and n_eff >= 20") == ["Lifast"]
+    assert where("d_tmax_upper_cm2_s > 0 and sampling = insufficient_sampling") == ["Lislow"]
+    assert where("e_hull_used_ev_per_atom <= 0 and formula in ('Linone')") == ["Linone"]
+    # any unique prefix is an id; an ambiguous one is one error line
+    run([SCREENING, "plot", ids["fast"][:10], "--out", tmp_path / "p"], env=env)
+    assert (tmp_path / "p" / "msd.png").read_bytes().startswith(b"\x89PNG")
+    bad = run([SCREENING, "plot", "ab", "--out", tmp_path / "p"], env=env, check=False)
+    assert bad.returncode != 0 and bad.stderr.strip().splitlines() == [
+        "error: candidate 'ab': ambiguous prefix, give more characters"
+    ]
+
+
+# -- 6. mobile ion and temperatures ------------------------------------------------------------
+def test_6_mobile_ion_is_inferred_and_temperature_lists_split(tmp_path, tensornet):
+    env = env_for(tmp_path / "d")
+    nacl = tmp_path / "NaCl.cif"
+    rocksalt(5.64, cation="Na").to(filename=str(nacl))
+    out = run([SCREENING, "md", nacl, "--temperature", "300", "--steps", "10", "--json"], env=env)
+    assert json.loads(out.stdout)["mobile_ion"] == "Na"
+    licl = tmp_path / "LiCl.cif"
+    rocksalt(5.13).to(filename=str(licl))
+    args = ["--steps", "10", "--equilibration", "0", "--json"]
+    out = run([SCREENING, "diffusion", licl, "--temperatures", "600", "800,1000", *args], env=env)
+    temps = [t["temperature_k"] for t in json.loads(out.stdout)["temperatures"]]
+    assert len(temps) == 3 and temps[0] < temps[1] < temps[2]
+    both = tmp_path / "LiNaCl2.cif"
+    s = rocksalt(5.4)
+    s.replace(0, "Na")
+    s.to(filename=str(both))
+    bad = run(
+        [SCREENING, "md", both, "--temperature", "300", "--steps", "10"], env=env, check=False
+    )
+    assert bad.returncode != 0
+    assert bad.stderr.strip().splitlines() == [
+        f"error: {both}: {s.composition.reduced_formula} has both Li and Na; say which ion "
+        "moves with --mobile-ion"
+    ]
+    bad = run(
+        [SCREENING, "diffusion", licl, "--temperatures", "600,hot", "--steps", "10"],
+        env=env,
+        check=False,
+    )
+    assert bad.returncode != 0 and "--temperatures: expected temperatures in K" in bad.stderr
+
+
+# -- 7. excluded elements --------------------------------------------------------------------
+def test_7_excluded_elements_are_named(tmp_path):
+    camp = write_campaign(tmp_path, substitutions={"Y": ["Y", "In", "Tl"], "Cl": ["Cl", "Br"]})
+    env = env_for(tmp_path / "d")
+    out = run([SCREENING, "generate", camp, "--count"], env=env)
+    assert "rejected excluded_element: 2" in out.stdout
+    assert "filters.exclude_elements removed: Tl" in out.stdout
+    doc = json.loads(run([SCREENING, "generate", camp, "--count", "--json"], env=env).stdout)
+    assert doc["excluded_elements"] == ["Tl"]
+    out = run([SCREENING, "campaign", "validate", camp], env=env)
+    assert "warning: filters.exclude_elements removes Tl" in out.stderr
+    clean = write_campaign(tmp_path, name="clean")
+    assert "exclude_elements" not in run([SCREENING, "campaign", "validate", clean], env=env).stderr
+
+
+# -- 9. noise --------------------------------------------------------------------------------
+def test_9_no_library_noise_and_first_warp_use_is_announced(tmp_path, tensornet):
+    env = env_for(tmp_path / "d")
+    licl = tmp_path / "LiCl.cif"
+    rocksalt(5.3).to(filename=str(licl))
+    for args in (
+        ["md", licl, "--temperature", "300", "--steps", "10"],
+        ["relax", licl, "--max-steps", "5"],
+    ):
+        out = run([SCREENING, *args], env=env)
+        assert out.stderr.strip() == "", out.stderr  # no Warp banner, no RuntimeWarning
+    camp = write_campaign(tmp_path)
+    out = run([SCREENING, "campaign", "submit", camp], env=env, cwd=tmp_path)
+    lines = [ln for ln in (out.stdout + out.stderr).splitlines() if ln.strip()]
+    assert len(lines) == len(set(lines)) and "RESET" not in out.stdout + out.stderr, lines
+    # an empty Warp kernel cache: the user is told that kernels will be compiled
+    code = (
+        "import logging; logging.basicConfig();"
+        "from screening.mlff.warp_init import init_warp_quietly; print(init_warp_quietly())"
+    )
+    cache = tmp_path / "warp-cache"
+    out = run(
+        [sys.executable, "-c", code], env={**env, "WARP_CACHE_PATH": str(cache)}, cwd=tmp_path
+    )
+    assert "first use of Warp on this machine" in out.stderr
+    assert "Warp" not in out.stdout.replace(str(cache), "")
+
+
+# -- 5. orderings ----------------------------------------------------------------------------
+def test_5_orderings_are_symmetry_distinct_and_ranked_by_ewald_energy(tmp_path):
+    """Y -> Y/Zr (one of two Y sites) in a 1x1x2 Li3YCl6 cell; Zr4+ is compensated by one Li
+    vacancy of six. Every kept arrangement is distinct under the parent's symmetry, ranked
+    by point-charge Ewald energy (checked independently with pymatgen's EwaldSummation),
+    and the rank and energy are stored with the candidate."""
+    from pymatgen.analysis.ewald import EwaldSummation
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+    from pymatgen.core import Structure
+
+    from screening.flows.stages import generate_stage
+    from screening.generate.enumerate import Enumerator
+    from screening.generate.parents import load_prototypes
+    from screening.schemas.campaign import load_campaign
+    from screening.store import ResultStore
+
+    cell = Structure.from_file(PROTO)
+    cell.make_supercell([1, 1, 2])
+    cif = tmp_path / "Li6Y2Cl12.cif"
+    cell.to(filename=str(cif))
+    camp = write_campaign(
+        tmp_path,
+        prototypes=[{"path": str(cif)}],
+        substitutions={"Y": ["Y", "Zr"]},
+        mixing={"max_species_per_site": 2, "fractions": [0.5], "max_orderings": 8},
+        compensation={"enabled": True, "max_orderings": 6},
+    )
+    spec = load_campaign(camp)
+    enum = Enumerator(spec, load_prototypes(spec))
+    generate_stage(spec, ResultStore())
+    docs = sorted(
+        ResultStore().db["candidates"].find({"substitution": {"$regex": "Y>Y:Zr1"}}),
+        key=lambda d: d["ordering"],
+    )
+    n_raw = 2 * 6  # which Y becomes Zr x which Li goes
+    assert 1 < len(docs) < n_raw  # symmetry-equivalent arrangements were dropped
+    structures = [Structure.from_dict(d["structure"]) for d in docs]
+    groups = StructureMatcher(scale=False, attempt_supercell=False).group_structures(structures)
+    assert len(groups) == len(structures)  # no two kept arrangements are equivalent
+
+    def ewald(s: Structure) -> float:
+        s = s.copy()
+        s.add_oxidation_state_by_element({"Li": 1, "Y": 3, "Zr": 4, "Cl": -1})
+        return EwaldSummation(s).total_energy
+
+    energies = [ewald(s) for s in structures]
+    assert energies == sorted(energies)  # rank 0 is the lowest electrostatic energy
+    rel = [d["ordering_ewald_ev"] for d in docs]
+    assert rel[0] == 0.0 and rel == sorted(rel)
+    # the stored energy above the lowest is the same difference (cells differ only by volume
+    # scaling, which multiplies every Ewald energy by the same factor)
+    scale = (structures[0].volume / cell.volume) ** (1 / 3)
+    assert rel[-1] == pytest.approx((energies[-1] - energies[0]) * scale, rel=1e-3)
+    # cached: one Ewald matrix per prototype, one ranking per pattern, reused by the count
+    enum.count()
+    n_cached = len(enum._orderings)
+    enum.count()
+    assert len(enum._orderings) == n_cached and "phi" in enum._rankers[0].__dict__
+
+
+# -- 13. direct queries and files ----------------------------------------------------------------
+def _readme_query() -> str:
+    text = (REPO / "README.md").read_text()
+    block = text.split("<!-- query-example -->", 1)[1]
+    return block.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_13_readme_query_runs_and_trajectories_keep_the_lattice(tmp_path, tensornet):
+    """The README's pymongo example, run as written in a fresh process on a store holding a
+    matching Na candidate and three that miss one condition each."""
+    from screening.md import run_md
+    from screening.schemas.results import MDResult
+    from screening.schemas.trajectory import MDTrajectory
+    from screening.store import ResultStore
+
+    fast = _diffusion_doc(0, 3e-2, 3000).model_dump(mode="json")
+    lower = fast["arrhenius"]["conductivity_300k_lower_s_cm"]
+    assert lower > 1e-4
+    nacl = rocksalt(5.64, cation="Na").as_dict()
+    base = {"stage": "done", "status": "completed", "relax": {"structure": nacl}}
+    rows = [
+        ("hit", {**base, "score": 1.0, "stability": {"e_hull_ev_per_atom": 0.01}}, "Na"),
+        ("li", {**base, "score": 2.0, "stability": {"e_hull_ev_per_atom": 0.01}}, "Li"),
+        ("unstable", {**base, "score": 3.0, "stability": {"e_hull_ev_per_atom": 0.05}}, "Na"),
+        ("slow", {**base, "score": 0.0, "stability": {"e_hull_ev_per_atom": 0.0}}, "Na"),
+    ]
+    store = ResultStore()
+    store.upsert(
+        "candidates",
+        [
+            (
+                cid,
+                {
+                    **f,
+                    "diffusion": fast
+                    if cid != "slow"
+                    else {"arrhenius": {**fast["arrhenius"], "conductivity_300k_lower_s_cm": 1e-6}},
+                },
+                {"campaign": "q", "formula": f"{ion}Cl-{cid}", "mobile_ion": ion},
+            )
+            for cid, f, ion in rows
+        ],
+    )
+    store.flush()
+    out = run([sys.executable, "-c", _readme_query()], env=env_for(tmp_path / "data"), cwd=tmp_path)
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hit NaCl-hit E_hull=0.010 sigma300=")
+    cif = tmp_path / "NaCl-hit_hit.cif"
+    assert cif.is_file() and "Na" in cif.read_text()
+    # trajectories keep the lattice; the schema's ensemble text names what is stored
+    cell = rocksalt(5.2)
+    cell.make_supercell([1, 1, 2])
+    md, traj = run_md(cell, tensornet, temperature_k=300, steps=10, equilibration_steps=0)
+    back = MDTrajectory.from_bytes(traj.to_bytes())
+    assert np.allclose(back.lattice_a, cell.lattice.matrix)
+    assert md.ensemble == "nvt-nose-hoover-chain"
+    assert f"'{md.ensemble}'" in MDResult.model_fields["ensemble"].description
+
+
+# -- 14. plots -----------------------------------------------------------------------------------
+def test_14_plots_carry_title_fit_window_and_measured_temperature(tensornet):
+    from screening.analysis.plots import arrhenius_figure, msd_figure
+    from screening.md.series import diffusion_series, msd_curves, plot_title
+
+    cell = rocksalt(5.3)
+    runs, fit = diffusion_series(
+        cell,
+        tensornet,
+        temperatures_k=[600, 900],
+        steps=1000,
+        equilibration_steps=0,
+        timestep_fs=2.0,
+    )
+    title = plot_title("LiCl", "abc123", tensornet.name)
+    assert title == "LiCl  abc123  (tensornet-matpes-pbe)"
+    fig = msd_figure(msd_curves(runs), title=title)
+    ax = fig.axes[0]
+    assert ax.get_title() == title
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    mean_t = runs[0].md.temperature_mean_k
+    assert f"600 K (⟨T⟩ = {mean_t:.0f} K) tracer" in labels and "fit window" in labels
+    lo, hi = runs[0].diffusion.fit_window_ps  # 2 ps run: window [2/3, 1] ps, not shrunk
+    assert 0.6 < lo < 0.7 and 0.95 < hi <= 1.0
+    thick = [ln for ln in ax.get_lines() if ln.get_linewidth() == 3]
+    assert len(thick) == 2  # the fit window drawn over each tracer curve
+    x = thick[0].get_xdata()
+    assert x.min() == pytest.approx(lo, abs=0.02) and x.max() == pytest.approx(hi, abs=0.02)
+    afig = arrhenius_figure([r.diffusion for r in runs], fit, title=title)
+    assert afig.axes[0].get_title().startswith(title)
+    assert "measured mean MD temperature" in afig.axes[0].get_xlabel()
+
+
+# -- 4. the demo campaign --------------------------------------------------------------------
+def test_4_demo_campaign_can_give_an_arrhenius_sigma():
+    """`make demo`'s campaign: three temperatures (Arrhenius needs >= 3 sampled), runs long
+    enough for a diffusive fit (no too_short warning), a fast-conductor family; the demo run
+    itself (~5 min) is checked on a clean clone, not in CI."""
+    from screening.flows.checks import campaign_warnings
+    from screening.generate.enumerate import Enumerator
+    from screening.generate.parents import load_prototypes
+    from screening.schemas.campaign import load_campaign
+
+    spec = load_campaign(REPO / "workflows" / "demo.yaml")
+    assert len(spec.funnel.md_temperatures_k) >= 3
+    assert spec.funnel.md_steps * spec.funnel.md_timestep_fs >= 4000  # 4 ps: fit window 1-2 ps
+    enum = Enumerator(spec, load_prototypes(spec))
+    assert sorted(r.formula for r in enum) == ["Li10Ge(PS6)2", "Li10Si(PS6)2", "Li10Sn(PS6)2"]
+    warnings = campaign_warnings(spec, enum)
+    assert len(warnings) == 1 and warnings[0].startswith("no reference phases")
+    make = (REPO / "Makefile").read_text()
+    assert "screening rank lgps-demo" in make and "workflows/demo.yaml" in make
+
+
+# -- 8. rlaunch workers find the models without exports ----------------------------------------
+def test_8_rlaunch_worker_takes_models_dir_from_the_launchpad_file(tmp_path, tensornet):
+    models = os.environ["SCREENING_MODELS_DIR"]
+    env = env_for(tmp_path / "data")
+    camp = write_campaign(
+        tmp_path,
+        substitutions={"Y": ["Y"], "Cl": ["Cl"]},
+        funnel={"top_k_md": 0, "relax_max_steps": 5},
+    )
+    run([SCREENING, "campaign", "submit", camp], env=env, cwd=tmp_path)
+    run([SCREENING, "db", "launchpad-file", "my_launchpad.yaml"], env=env, cwd=tmp_path)
+    carried = yaml.safe_load((tmp_path / "my_launchpad.yaml").read_text())["screening_env"]
+    assert carried["SCREENING_MODELS_DIR"] == str(Path(models).resolve())
+    bare = {
+        k: v
+        for k, v in env.items()
+        if k not in ("SCREENING_MODELS_DIR", "SCREENING_DATA_DIR", "MONGOMOCK_SERVERSTORE_FILE")
+    }
+    run([BIN / "rlaunch", "-l", "my_launchpad.yaml", "rapidfire"], env=bare, cwd=tmp_path)
+    fws = json.loads(
+        run(
+            [BIN / "lpad", "-l", "my_launchpad.yaml", "get_fws", "-d", "more"],
+            env=bare,
+            cwd=tmp_path,
+        ).stdout
+    )
+    states = {f["name"]: f["state"] for f in fws}
+    assert states["relax 1/1"] == "COMPLETED", states
+    from screening.store import ResultStore, backend
+
+    backend.forget_embedded()
+    doc = ResultStore(read_only=True).db["candidates"].find_one()
+    assert doc["relax"]["provenance"]["model"]["weights_path"].startswith(
+        str(Path(models).resolve())
+    )
+
+
+# -- 10. progress ----------------------------------------------------------------------------
+def test_10_campaign_run_estimates_md_time_and_shows_each_temperature(tmp_path, tensornet):
+    camp = write_campaign(
+        tmp_path,
+        substitutions={"Y": ["Y", "Sc"], "Cl": ["Cl"]},
+        funnel={
+            "top_k_md": 2,
+            "relax_max_steps": 5,
+            "md_steps": 20,
+            "md_temperatures_k": [800, 1000],
+            "md_max_atoms": 20,
+        },
+    )
+    out = run([SCREENING, "campaign", "run", camp], env=env_for(tmp_path / "data"))
+    text = out.stdout + out.stderr
+    eta = next(ln for ln in text.splitlines() if ln.startswith("md: 2 candidate(s) x"))
+    steps = 2 * (20 + 20)  # two temperatures x (equilibration + production)
+    assert f"x {steps} steps; one step of" in eta and "min in total" in text
+    assert "md + diffusion (2 x 2 temperatures)" in text and "4/4" in text
+    assert text.index("md: 2 candidate(s)") < text.index("md + diffusion (2 x 2")
+    times = next(ln for ln in text.splitlines() if ln.startswith("stage times:"))
+    assert "generate" in times and "relax" in times and "md + diffusion" in times
