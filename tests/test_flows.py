@@ -127,12 +127,13 @@ def test_fireworks_rlaunch_end_to_end(tensornet, tiny_campaign, embedded):
 
 
 def _check_rescore(campaign: Path, store) -> None:
-    """Same weights: nothing written. A heavier penalty for unsampled D: exactly the MD
-    candidates whose best D is an upper bound lose the extra decades, nobody else changes."""
+    """Same weights: nothing written. The tiny campaign's MD (20 steps) is too_short, never
+    scored: a heavier penalty for unsampled D changes no score (the penalty's effect on
+    sampled bounds is checked in tests/test_ux.py on stored analysis results)."""
     import json
 
     def scores() -> dict:
-        return {d["_id"]: d for d in store.db["candidates"].find({}, {"score": 1, "diffusion": 1})}
+        return {d["_id"]: d["score"] for d in store.db["candidates"].find({}, {"score": 1})}
 
     before = scores()
     out = runner.invoke(app, ["campaign", "rescore", str(campaign), "--json"])
@@ -141,19 +142,12 @@ def _check_rescore(campaign: Path, store) -> None:
     spec["score"] = {"insufficient_penalty": 3.0}
     campaign.write_text(yaml.safe_dump(spec))
     out = runner.invoke(app, ["campaign", "rescore", str(campaign), "--json"])
-    after = scores()
-    unsampled = {
-        i
-        for i, d in before.items()
-        if d.get("diffusion")
-        and d["diffusion"]["arrhenius"]["status"] != "ok"
-        and max(d["diffusion"]["per_temperature"], key=lambda t: t["temperature_k"])["status"]
-        == "insufficient_sampling"
-    }
-    assert unsampled and json.loads(out.stdout)["changed"] == len(unsampled)
-    for i, d in before.items():
-        expected = d["score"] - 2.0 if i in unsampled else d["score"]
-        assert after[i]["score"] == pytest.approx(expected, abs=1e-9)
+    assert json.loads(out.stdout)["changed"] == 0 and scores() == before
+    assert all(
+        t["status"] == "too_short"
+        for d in store.db["candidates"].find({"diffusion": {"$exists": True}})
+        for t in d["diffusion"]["per_temperature"]
+    )
 
 
 def _check_export_and_plot(tmp: Path, docs: list[dict]) -> None:
@@ -266,7 +260,8 @@ def test_atomate2_relax_feeds_our_diffusion_maker(chgnet_model, embedded):
 
 
 def test_maker_configuration_fails_early():
-    from screening.flows.makers import DiffusionMaker, FanOutMaker
+    from screening.flows.makers import FanOutMaker
+    from screening.flows.structure_makers import DiffusionMaker
 
     with pytest.raises(ValueError, match="stage"):
         FanOutMaker(stage="nonsense")
@@ -384,4 +379,5 @@ def test_campaign_launch_runs_submitted_workflow_in_process(tensornet, tiny_camp
     lp = get_launchpad()
     assert {lp.get_fw_by_id(i).state for i in lp.get_fw_ids()} == {"COMPLETED"}
     rows = json.loads(runner.invoke(app, ["rank", "tiny", "--json"]).stdout)
-    assert [r["formula"] for r in rows] == ["Li3YCl6"] and rows[0]["t_max_k"] is not None
+    # MD ran and was recorded (20 steps: too short to give D or a bound)
+    assert [r["formula"] for r in rows] == ["Li3YCl6"] and rows[0]["sampling"] == "too_short"

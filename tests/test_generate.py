@@ -47,7 +47,12 @@ def test_hand_count_and_zr_compensation(tmp_path):
     enum = Enumerator(spec, load_prototypes(spec))
     refs = list(enum)
     assert sorted(r.formula for r in refs) == ["Li2ZrBr6", "Li3InBr6", "Li3ScBr6"]
-    assert enum.summary() == {"enumerated": 3, "passed": 3, "rejected_by_reason": {}}
+    assert enum.summary() == {
+        "enumerated": 3,
+        "passed": 3,
+        "rejected_by_reason": {},
+        "excluded_elements": [],
+    }
     zr = next(r for r in refs if "Zr" in r.formula)
     assert zr.removed_mobile == 1
     s = build_structure(zr, enum)

@@ -52,12 +52,13 @@ def run(
     from screening.store.results import ResultStore
 
     spec = load_campaign(campaign)
-    _warn(spec, load_prototypes(spec))  # fail on bad prototypes before anything is stored
+    protos = load_prototypes(spec)  # fail on bad prototypes before anything is stored
     if spec.references_mp:
         from screening.stability.online import check_mp_access
 
         check_mp_access(spec.references_mp)
     store = ResultStore()  # the writer lock first: a second writer fails before any work
+    _warn(spec, protos)
     mlff = quiet_load_model(model or spec.model)
     try:
         summary = run_campaign(spec, store, mlff)

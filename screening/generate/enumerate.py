@@ -116,7 +116,7 @@ class Enumerator:
         self.rejected: Counter = Counter()
         self._formula_cache: BoundedCache[str] = BoundedCache()
         self._rankers = [OrderingRanker(p.structure) for p in prototypes]
-        self._orderings: dict[tuple, list[Ordering]] = {}
+        self._orderings: BoundedCache[list[Ordering]] = BoundedCache(1 << 12)
 
     def _charge(self, sp: str, el: str, q0: int) -> int:
         """Charge of species ``sp`` on a site of prototype element ``el`` (charge ``q0``)."""
@@ -132,29 +132,32 @@ class Enumerator:
         for el, opt in zip(elements, combo, strict=True):
             q0 = proto.oxidation[el]
             charges = tuple(self._charge(sp, el, q0) for sp in opt[:2])
-            pattern.append((el, charges, opt[2] if len(opt) == 3 else 0, opt[0]))
-        key = (p, tuple(pattern), removed)
-        if key in self._orderings:
-            return self._orderings[key]
+            mobile = len(opt) == 1 and opt[0] == self.spec.mobile_ion
+            pattern.append((el, charges, opt[2] if len(opt) == 3 else 0, mobile))
+        return self._orderings.get_or_compute(
+            (p, tuple(pattern), removed), lambda: self._rank(p, pattern, removed)
+        )
+
+    def _rank(self, p: int, pattern: list, removed: int) -> list[Ordering]:
+        proto = self.prototypes[p]
         base = [0.0] * len(proto.structure)
         groups, mobile_sites = [], ()
-        for el, charges, k, first in pattern:
+        for el, charges, k, mobile in pattern:
             for i in proto.sites[el]:
                 base[i] = float(charges[0])
             if k:
                 groups.append(
                     Group(proto.sites[el], k, float(charges[1]), self.spec.mixing.max_orderings)
                 )
-            elif first == self.spec.mobile_ion:
+            elif mobile:
                 mobile_sites = proto.sites[el]
         if removed:
             groups.append(Group(mobile_sites, removed, 0.0, self.spec.compensation.max_orderings))
-        out = rank_orderings(self._rankers[p], base, groups) if groups else [Ordering((), 0.0)]
-        self._orderings[key] = out
-        return out
+        return rank_orderings(self._rankers[p], base, groups) if groups else [Ordering((), 0.0)]
 
-    def _maps(self, p: int) -> Iterator[tuple[str, tuple, int, int, str]]:
-        """Yield (substitution, options, removed, n_orderings, formula) or count rejections."""
+    def _maps(self, p: int, exact: bool = True) -> Iterator[tuple[str, tuple, int, int, str]]:
+        """Yield (substitution, options, removed, n_orderings, formula) or count rejections;
+        ``exact=False`` (sizing) counts orderings by their upper bound, with no Ewald work."""
         proto = self.prototypes[p]
         elements = sorted(proto.sites)
         per_el = [_element_options(el, len(proto.sites[el]), self.spec) for el in elements]
@@ -202,7 +205,9 @@ class Enumerator:
                 reason = PROBABILITY
             if reason is None and n_sites - removed > self.spec.filters.max_atoms:
                 reason = MAX_ATOMS
-            n_orderings = self._n_orderings(p, elements, combo, removed, mobile_sites, reason)
+            n_orderings = self._n_orderings(
+                p, elements, combo, removed, mobile_sites, reason if exact else "sizing"
+            )
             self.enumerated += n_orderings
             if reason is not None:
                 self.rejected[reason] += n_orderings
@@ -220,9 +225,14 @@ class Enumerator:
             yield text, combo, removed, n_orderings, formula
 
     def count(self) -> dict:
-        """Size of the space and per-filter counts, without building candidates."""
+        """Size of the space and per-filter counts, without building candidates.
+
+        Orderings are counted by their upper bound, min(max_orderings, C(n, k)) per mixed
+        element and for the vacancies: the number of symmetry-distinct arrangements is
+        known only once they are ranked, which happens when candidates are streamed.
+        """
         for p in range(len(self.prototypes)):
-            for _ in self._maps(p):
+            for _ in self._maps(p, exact=False):
                 pass
         return self.summary()
 
@@ -244,8 +254,8 @@ class Enumerator:
 
     def _n_orderings(self, p: int, elements, combo, removed: int, n_mobile: int, reason) -> int:
         """Orderings of one substitution map: the ranked, symmetry-distinct arrangements
-        for a candidate that passes the composition filters; the cheap upper bound
-        min(max_orderings, C(n, k)) per group for a rejected one (no Ewald work on it)."""
+        for a candidate that passes the composition filters (``reason`` None); the cheap
+        upper bound min(max_orderings, C(n, k)) per group otherwise (rejected, or sizing)."""
         if reason is None:
             return len(self.orderings(p, combo, removed))
         n = 1

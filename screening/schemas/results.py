@@ -7,11 +7,20 @@ Where a field overlaps atomate2's ``ForceFieldTaskDocument`` it carries the same
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from screening.schemas.provenance import Provenance
+
+
+def _as_dict(value: Any) -> Any:
+    """A pymatgen object (e.g. a Structure that jobflow decoded) as its ``as_dict()``."""
+    return value.as_dict() if hasattr(value, "as_dict") else value
+
+
+StructureDict = Annotated[dict[str, Any], BeforeValidator(_as_dict)]
+"""A pymatgen ``Structure.as_dict()``; a Structure given here is converted."""
 
 
 class MDStatus(StrEnum):
@@ -54,7 +63,7 @@ class RelaxResult(BaseModel):
         "after: the energy is then meaningless).",
     )
     failure_reason: str | None = Field(None, description="Why the relaxation failed, if it did.")
-    structure: dict[str, Any] = Field(description="Final structure (pymatgen Structure.as_dict()).")
+    structure: StructureDict = Field(description="Final structure (pymatgen Structure.as_dict()).")
     energy_ev: float = Field(description="Final total energy in eV.")
     energy_per_atom_ev: float = Field(description="Final energy per atom in eV/atom.")
     volume_initial_a3: float = Field(description="Cell volume before relaxation in Å^3.")

@@ -8,13 +8,11 @@ package versions, time).
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, Field
 
 from screening.schemas.documents import DiffusionDoc
 from screening.schemas.provenance import Provenance
-from screening.schemas.results import MDResult, RelaxResult, StabilityResult
+from screening.schemas.results import MDResult, RelaxResult, StabilityResult, StructureDict
 
 
 class ForceFieldTask(BaseModel):
@@ -22,7 +20,7 @@ class ForceFieldTask(BaseModel):
 
     task_label: str = Field(description="Name of the job that produced the document.")
     formula: str = Field(description="Reduced formula of the structure.")
-    structure: dict[str, Any] = Field(
+    structure: StructureDict = Field(
         description="Output structure (pymatgen Structure.as_dict()): relaxed for a "
         "relaxation, the input otherwise."
     )
@@ -34,7 +32,7 @@ class ForceFieldTask(BaseModel):
 class RelaxTaskDocument(ForceFieldTask):
     """Positions + cell relaxation of one structure."""
 
-    input_structure: dict[str, Any] = Field(description="Structure before relaxation.")
+    input_structure: StructureDict = Field(description="Structure before relaxation.")
     relax: RelaxResult = Field(description="Energies, volumes, forces, convergence.")
 
 
