@@ -213,3 +213,26 @@ def test_db_schema_files_match_the_models():
             "description"
             in stored["properties"]["candidate_id" if name == "candidates" else "name"]
         )
+
+
+def test_indexes_ship_inside_the_package(tmp_path):
+    """A copy of the package outside the repository (as an installed wheel would be: no
+    db/ folder beside it) creates the declared indexes."""
+    import shutil
+
+    from conftest import REPO
+
+    shutil.copytree(REPO / "screening", tmp_path / "site" / "screening")
+    code = (
+        "import screening, json; from screening.store import ResultStore;"
+        "s = ResultStore(); names = s.ensure_indexes(); s.flush();"
+        "print(json.dumps([screening.__file__, names]))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site"), "OMP_NUM_THREADS": "1"}
+    env["SCREENING_DATA_DIR"] = str(tmp_path / "data")
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    where, names = json.loads(out.stdout.strip().splitlines()[-1])
+    assert where.startswith(str(tmp_path / "site")) and "campaign_score" in names

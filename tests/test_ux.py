@@ -276,6 +276,36 @@ def test_6_mobile_ion_is_inferred_and_temperature_lists_split(tmp_path, tensorne
     assert bad.returncode != 0 and "--temperatures: expected temperatures in K" in bad.stderr
 
 
+def test_6_na_swapped_candidates_record_and_use_na(tmp_path):
+    """`Li: [Li, Na]` in a Li campaign: the Na candidates are Na conductors in the store
+    (mobile_ion, carrier density), not Li candidates without Li."""
+    from screening.flows.stages import RELAXED, generate_stage, mobile_density, select_for_md
+    from screening.schemas.campaign import load_campaign
+    from screening.store import ResultStore
+
+    camp = write_campaign(tmp_path, substitutions={"Li": ["Li", "Na"], "Y": ["Y"]})
+    spec = load_campaign(camp)
+    store = ResultStore()
+    generate_stage(spec, store)
+    docs = {d["formula"]: d for d in store.db["candidates"].find()}
+    assert {f: d["mobile_ion"] for f, d in docs.items()} == {"Li3YCl6": "Li", "Na3YCl6": "Na"}
+    na = docs["Na3YCl6"]
+    assert mobile_density(na, "Na") > 0 and mobile_density(na, "Li") == 0
+    store.set_fields(
+        "candidates",
+        {
+            d["_id"]: {
+                "stage": RELAXED,
+                "relax": {"structure": d["structure"], "energy_per_atom_ev": -3.0},
+            }
+            for d in docs.values()
+        },
+    )
+    select_for_md(store, spec)
+    chosen = store.db["candidates"].find_one({"_id": na["_id"]})
+    assert chosen["mobile_per_cm3"] == pytest.approx(mobile_density(na, "Na"))
+
+
 # -- 7. excluded elements --------------------------------------------------------------------
 def test_7_excluded_elements_are_named(tmp_path):
     camp = write_campaign(tmp_path, substitutions={"Y": ["Y", "In", "Tl"], "Cl": ["Cl", "Br"]})

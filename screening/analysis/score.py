@@ -14,25 +14,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from screening.analysis.arrhenius import K_B_EV, ROOM_T_K, nernst_einstein_s_cm
+from screening.schemas.campaign import ScoreSpec
 from screening.schemas.results import ArrheniusResult, DiffusionResult, SamplingStatus
 
 NO_MD_SCORE = -20.0
+DEFAULT_WEIGHTS = ScoreSpec()
+"""The weights (a campaign's ``score:`` section, :class:`ScoreSpec`) when none are given."""
 
 
-@dataclass(frozen=True)
-class ScoreWeights:
-    """Weights of the ranking score (decades of conductivity)."""
-
-    hull_per_ev: float = 10.0
-    uncertainty: float = 1.0
-    insufficient_penalty: float = 1.0
-    reference_ea_ev: float = 0.3
-
-
-def pre_md_score(e_hull_ev_per_atom: float | None, weights: ScoreWeights = ScoreWeights()) -> float:
+def pre_md_score(e_hull_ev_per_atom: float | None, weights: ScoreSpec = DEFAULT_WEIGHTS) -> float:
     """Score of a candidate with no diffusion data: ``NO_MD_SCORE`` minus the hull penalty
     (orders candidates for MD and FireWorks priorities)."""
     return candidate_score(
@@ -74,7 +66,7 @@ def candidate_score(
     *,
     n_mobile_per_cm3: float,
     e_hull_ev_per_atom: float | None = None,
-    weights: ScoreWeights = ScoreWeights(),
+    weights: ScoreSpec = DEFAULT_WEIGHTS,
 ) -> float:
     """Ranking score (higher is better); see the module docstring."""
     hull = weights.hull_per_ev * max(e_hull_ev_per_atom or 0.0, 0.0)

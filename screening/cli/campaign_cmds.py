@@ -235,7 +235,7 @@ def _print_table(name: str, flat: list[dict]) -> None:
 @db_app.command("init")
 @handle_errors
 def db_init() -> None:
-    """Create the indexes declared in db/indexes.json."""
+    """Create the indexes declared in screening/data/indexes.json (shipped in the package)."""
     from screening.store.results import ResultStore
 
     store = ResultStore()

@@ -8,7 +8,6 @@ same weights writes nothing.
 from __future__ import annotations
 
 from screening.analysis.score import candidate_score, pre_md_score
-from screening.flows.stages import score_weights
 from screening.schemas.campaign import CampaignSpec
 from screening.schemas.results import ArrheniusResult, DiffusionResult
 from screening.store.results import ResultStore
@@ -26,7 +25,7 @@ def rescore_campaign(store: ResultStore, spec: CampaignSpec, *, tolerance: float
 
     Returns ``{"scored": n, "changed": k}``.
     """
-    weights = score_weights(spec)
+    weights = spec.score
     updates: dict[str, dict] = {}
     n = 0
     query = {"campaign": spec.name, "score": {"$exists": True}}

@@ -51,7 +51,7 @@ def ids_for_screen(store: ResultStore, campaign: str) -> list[str]:
     ]
 
 
-def _screen_runs(cells, model, spec, temps: list[float]) -> list[tuple]:
+def _screen_runs(cells, model, spec, temps: list[float], ions: list[str]) -> list[tuple]:
     """Batched screen MD of ``cells``; (MDResult, DiffusionResult or None if it failed)."""
     from screening.flows.stages import equilibration_steps
 
@@ -61,7 +61,7 @@ def _screen_runs(cells, model, spec, temps: list[float]) -> list[tuple]:
         model,
         temperature_k=temps,
         steps=f.screen_steps,
-        mobile_ion=spec.mobile_ion,
+        mobile_ion=ions,
         timestep_fs=f.md_timestep_fs,
         equilibration_steps=equilibration_steps(f.screen_steps),
         stride=5,
@@ -86,7 +86,7 @@ def screen_chunk(
 
     Candidates no longer waiting for the screen (a rerun chunk) are skipped.
     """
-    from screening.flows.stages import _md_cell, score_weights
+    from screening.flows.stages import _md_cell
 
     f = spec.funnel
     docs = {
@@ -100,7 +100,8 @@ def screen_chunk(
         _md_cell(Structure.from_dict(docs[i]["relax"]["structure"]), f.md_max_atoms) for i in todo
     ]
     temps = [f.screen_temperature_k] * len(todo)
-    results = dict(enumerate(_screen_runs(cells, model, spec, temps)))
+    ions = [docs[i].get("mobile_ion", spec.mobile_ion) for i in todo]
+    results = dict(enumerate(_screen_runs(cells, model, spec, temps, ions)))
     melted = {k: [temps[k]] for k, (_, res) in results.items() if res and res.framework_mobile}
     colder = f.screen_temperature_k - f.screen_retry_delta_k
     retry = [k for k in melted if colder >= 300.0]
@@ -108,12 +109,14 @@ def screen_chunk(
         logger.info(
             "%d framework(s) melted at %g K; rerunning at %g K", len(retry), temps[0], colder
         )
-        again = _screen_runs([cells[k] for k in retry], model, spec, [colder] * len(retry))
+        again = _screen_runs(
+            [cells[k] for k in retry], model, spec, [colder] * len(retry), [ions[k] for k in retry]
+        )
         for k, (md, res) in zip(retry, again, strict=True):
             results[k] = (md, res)
             if res is not None and res.framework_mobile:
                 melted[k].append(colder)
-    weights = score_weights(spec)
+    weights = spec.score
     updates = {}
     n_failed = 0
     for k, cid in enumerate(todo):
@@ -133,7 +136,7 @@ def screen_chunk(
         score = candidate_score(
             [res],
             None,
-            n_mobile_per_cm3=n_mobile_per_cm3(cells[k], spec.mobile_ion),
+            n_mobile_per_cm3=n_mobile_per_cm3(cells[k], ions[k]),
             e_hull_ev_per_atom=e_hull,
             weights=weights,
         )

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 from pymatgen.core import Structure
 
-from screening.analysis.score import NO_MD_SCORE, ScoreWeights, candidate_score, pre_md_score
+from screening.analysis.score import NO_MD_SCORE, candidate_score, pre_md_score
 from screening.generate.enumerate import Enumerator, build_structure, candidate_id
 from screening.generate.parents import load_prototypes
 from screening.md.series import (
@@ -58,7 +58,7 @@ def generate_stage(spec: CampaignSpec, store: ResultStore) -> dict:
                     substitution=ref.substitution,
                     ordering=ref.ordering,
                     ordering_ewald_ev=s.properties.get("ordering_ewald_ev"),
-                    mobile_ion=spec.mobile_ion,
+                    mobile_ion=enum.mobile_species(ref),
                     n_atoms=len(s),
                     structure=s.as_dict(),
                 ),
@@ -211,7 +211,7 @@ def stability_chunk(
                 s.composition,
                 d["relax"]["energy_ev"],
                 refs,
-                mobile_ion=spec.mobile_ion,
+                mobile_ion=d.get("mobile_ion", spec.mobile_ion),
                 forcefield_name=model.name,
             )
         except ScreeningInputError as exc:
@@ -238,7 +238,7 @@ def select_for_md(
     work and FireWorks priorities follow).
     """
     docs = list(store.db["candidates"].find({"campaign": spec.name, "stage": RELAXED}))
-    weights = score_weights(spec)
+    weights = spec.score
     lowest: dict[str, float] = {}
     for d in docs:
         if d.get("relax"):
@@ -254,7 +254,7 @@ def select_for_md(
 
     hull = {d["_id"]: e_hull(d) for d in docs}
     pre = {i: pre_md_score(h, weights) for i, h in hull.items()}
-    density = {d["_id"]: mobile_density(d, spec.mobile_ion) for d in docs}
+    density = {d["_id"]: mobile_density(d, d.get("mobile_ion", spec.mobile_ion)) for d in docs}
     cut = spec.funnel.e_hull_max_ev_per_atom
     ok = [
         d
@@ -311,11 +311,6 @@ def ids_selected(store: ResultStore, campaign: str) -> list[str]:
         return (-(s if s is not None else d.get("score_pre_md", NO_MD_SCORE)), d["_id"])
 
     return [d["_id"] for d in sorted(cur, key=key)]
-
-
-def score_weights(spec: CampaignSpec) -> ScoreWeights:
-    """The campaign's score weights (``score:`` section of the YAML)."""
-    return ScoreWeights(**spec.score.model_dump())
 
 
 def equilibration_steps(production_steps: int) -> int:
@@ -377,7 +372,7 @@ def _md_candidate(
     if doc.get("stage") == DONE and doc.get("diffusion"):  # recorded by an earlier run
         return {"score": doc.get("score", NO_MD_SCORE), "already_done": True}
     s = _md_cell(Structure.from_dict(doc["relax"]["structure"]), spec.funnel.md_max_atoms)
-    mobile = next((el.symbol for el in s.composition if el.symbol in ("Li", "Na")), None)
+    mobile = doc.get("mobile_ion", spec.mobile_ion)  # recorded at generation, never guessed
     f = spec.funnel
     runs, arr = diffusion_series(
         s,
@@ -414,7 +409,7 @@ def _md_candidate(
         arr,
         n_mobile_per_cm3=n_per_cm3,
         e_hull_ev_per_atom=e_hull,
-        weights=score_weights(spec),
+        weights=spec.score,
     )
     store.set_fields(
         "candidates",

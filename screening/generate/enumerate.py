@@ -267,6 +267,18 @@ class Enumerator:
             n *= min(self.spec.compensation.max_orderings, math.comb(n_mobile, removed))
         return n
 
+    def mobile_species(self, ref: CandidateRef) -> str:
+        """The candidate's mobile ion: what its campaign's mobile-ion sites hold after
+        substitution (``Li: [Li, Na]`` gives Na candidates; a mixed site gives the majority
+        species, the first on a tie)."""
+        proto = self.prototypes[ref.prototype]
+        for el, opt in zip(sorted(proto.sites), ref.options, strict=True):
+            if el == self.spec.mobile_ion:
+                if len(opt) == 1:
+                    return opt[0]
+                return opt[1] if 2 * opt[2] > len(proto.sites[el]) else opt[0]
+        return self.spec.mobile_ion
+
     def excluded_present(self) -> list[str]:
         """Elements of this campaign (prototypes or substitutions) that
         ``filters.exclude_elements`` removes: every candidate containing one is rejected."""

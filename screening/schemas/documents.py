@@ -136,7 +136,11 @@ class CandidateDoc(BaseModel):
         description="Ewald (point-charge) energy of this arrangement above the lowest "
         "arrangement of the same substitution, eV per cell (0 for rank 0).",
     )
-    mobile_ion: str = Field(description="Mobile element (Li or Na).")
+    mobile_ion: str = Field(
+        description="Mobile element of this candidate (Li or Na): what the campaign's "
+        "mobile-ion sites hold after substitution (Li -> Na swaps give Na); MD, the screen, "
+        "the carrier density and the voltage window use it."
+    )
     n_atoms: int = Field(ge=1, description="Atoms in the candidate cell.")
     structure: dict[str, Any] = Field(description="Unrelaxed structure (Structure.as_dict()).")
     stage: CandidateStage = Field(description="Funnel stage reached.")

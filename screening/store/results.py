@@ -19,7 +19,8 @@ from screening.schemas.errors import ScreeningInputError
 from screening.schemas.provenance import utcnow
 from screening.store.backend import StoreHandle, connect
 
-INDEX_FILE = Path(__file__).resolve().parents[2] / "db" / "indexes.json"
+INDEX_FILE = Path(__file__).resolve().parents[1] / "data" / "indexes.json"
+"""Indexes declared once, shipped inside the package (an installed wheel has no db/)."""
 
 
 def _merge(doc: dict, fields: Mapping[str, Any]) -> None:
@@ -197,7 +198,7 @@ class ResultStore:
 
     # -- indexes ------------------------------------------------------------------------
     def ensure_indexes(self, index_file: Path = INDEX_FILE) -> list[str]:
-        """Create the indexes declared in ``db/indexes.json``; returns their names."""
+        """Create the indexes declared in ``screening/data/indexes.json``; returns their names."""
         spec = json.loads(Path(index_file).read_text())
         names = []
         for collection, indexes in spec.items():
