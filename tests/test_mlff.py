@@ -102,3 +102,15 @@ def test_unknown_model_and_missing_weights_fail_clearly(tmp_path, monkeypatch):
         load_model("tensornet-matpes-pbe", device="cpu")
     msg = str(err.value)
     assert str(tmp_path) in msg and "SCREENING_MODELS_DIR" in msg and "--model chgnet" in msg
+
+
+def test_unknown_package_is_refused_not_run_as_chgnet(tmp_path):
+    """Every MLFF goes through its package's adapter; a package without one is an error."""
+    from screening.mlff.registry import LoadedModel, ModelLoadError
+
+    weights = tmp_path / "w.pt"
+    weights.write_bytes(b"0")
+    with pytest.raises(ModelLoadError, match="package 'torchani' has no adapter"):
+        LoadedModel(
+            name="ani", package="torchani", backend=None, weights_path=weights, device="cpu"
+        )

@@ -38,7 +38,9 @@ def _voigt(s: np.ndarray) -> np.ndarray:
     return np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
 
 
-def _evaluate_matgl(atoms_list: Sequence[Atoms], model: LoadedModel) -> list[Evaluation]:
+def _evaluate_matgl(
+    atoms_list: Sequence[Atoms], model: LoadedModel, batch_size: int
+) -> list[Evaluation]:
     import torch
     from matgl.ext.ase import Atoms2Graph
     from torch_geometric.data import Batch
@@ -108,8 +110,10 @@ def evaluate(
     out: list[Evaluation] = []
     for start in range(0, len(atoms_list), batch_size):
         chunk = atoms_list[start : start + batch_size]
-        if model.package == "matgl":
-            out.extend(_evaluate_matgl(chunk, model))
-        else:
-            out.extend(_evaluate_chgnet(chunk, model, batch_size))
+        out.extend(_EVALUATORS[model.package](chunk, model, batch_size))
     return out
+
+
+_EVALUATORS = {"matgl": _evaluate_matgl, "chgnet": _evaluate_chgnet}
+"""Batched evaluation per implementing package (the same keys as the ASE calculators;
+LoadedModel refuses a package without an adapter)."""

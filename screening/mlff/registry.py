@@ -53,6 +53,11 @@ class LoadedModel:
     weights_sha256: str = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.package not in _CALCULATORS:
+            raise ModelLoadError(
+                f"model {self.name!r}: package {self.package!r} has no adapter "
+                f"(known: {', '.join(sorted(_CALCULATORS))})"
+            )
         self.weights_sha256 = sha256_of(self.weights_path)
 
     @property
@@ -73,13 +78,23 @@ class LoadedModel:
 
     def calculator(self):
         """Return a fresh ASE calculator backed by the cached model (stress in eV/Å^3)."""
-        if self.package == "matgl":
-            from matgl.ext.ase import PESCalculator
+        return _CALCULATORS[self.package](self)
 
-            return PESCalculator(self.backend, stress_unit="eV/A3")
-        from chgnet.model.dynamics import CHGNetCalculator
 
-        return CHGNetCalculator(model=self.backend, use_device=self.device)
+def _matgl_calculator(model: LoadedModel):
+    from matgl.ext.ase import PESCalculator
+
+    return PESCalculator(model.backend, stress_unit="eV/A3")
+
+
+def _chgnet_calculator(model: LoadedModel):
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    return CHGNetCalculator(model=model.backend, use_device=model.device)
+
+
+_CALCULATORS = {"matgl": _matgl_calculator, "chgnet": _chgnet_calculator}
+"""ASE calculator factory per implementing package (the packages with an adapter)."""
 
 
 def sha256_of(path: Path) -> str:
