@@ -49,7 +49,7 @@ def diffusion(
     check_number("--min-n-eff", min_n_eff, strict=False)
     if steps < 5:
         raise ScreeningInputError(f"--steps: expected >= 5 (one record every 5 steps), got {steps}")
-    from screening.generate.readers import mobile_ion_of, read_structure
+    from screening.schemas.structures import mobile_ion_of, read_structure
 
     structure = read_structure(file)
     mobile_ion = mobile_ion_of(structure, mobile_ion, file)
@@ -147,7 +147,7 @@ def nemd(
     check_number("--stride", stride, minimum=1, strict=False)
     check_number("--blocks", blocks, minimum=2, strict=False)
     check_number("--steps", steps, minimum=2 * stride, strict=False)
-    from screening.generate.readers import mobile_ion_of, read_structure
+    from screening.schemas.structures import mobile_ion_of, read_structure
 
     structure = read_structure(file)
     mobile_ion = mobile_ion_of(structure, mobile_ion, file)

@@ -28,7 +28,7 @@ def relax(
 
     check_number("--fmax", fmax)
     check_number("--max-steps", max_steps, strict=False)
-    from screening.generate.readers import read_structure
+    from screening.schemas.structures import read_structure
 
     structure = read_structure(file)
     mlff = quiet_load_model(model, structure=structure, source=file)
@@ -84,7 +84,7 @@ def md(
     check_number("--equilibration", equilibration, strict=False)
     if steps < stride:
         raise ScreeningInputError(f"--steps must be >= --stride ({stride}), got {steps}")
-    from screening.generate.readers import mobile_ion_of, read_structure
+    from screening.schemas.structures import mobile_ion_of, read_structure
 
     structure = read_structure(file)
     mobile_ion = mobile_ion_of(structure, mobile_ion, file)

@@ -18,8 +18,8 @@ def stability(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Relax the candidate and the references with one MLFF; E_form, E_hull, window."""
-    from screening.generate.readers import read_structure
     from screening.mlff.relax import relax_structure
+    from screening.schemas.structures import read_structure
     from screening.stability import ReferenceSet, load_reference_structures, stability_analysis
     from screening.store.results import ResultStore
 

@@ -145,9 +145,9 @@ class DiffusionMaker(Maker):
 
     @job
     def make(self, structure) -> DiffusionTaskDocument:
-        from screening.generate.readers import mobile_ion_of
         from screening.md.series import diffusion_doc, diffusion_series, n_mobile_per_cm3
         from screening.mlff.registry import load_model
+        from screening.schemas.structures import mobile_ion_of
 
         s = _structure(structure)
         ion = mobile_ion_of(s, self.mobile_ion, "structure")

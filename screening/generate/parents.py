@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from pymatgen.core import Structure
 
 from screening.generate.prototypes import bundled_structure
-from screening.generate.readers import read_structure
 from screening.schemas.campaign import CampaignSpec
 from screening.schemas.errors import ScreeningInputError
+from screening.schemas.structures import fingerprint, read_structure
 
 _STRUCTURE_SUFFIXES = {".cif", ".json", ".vasp", ".poscar", ".cssr", ".xsf"}
 
@@ -40,16 +39,6 @@ class Prototype:
     fingerprint: str
     sites: dict[str, tuple[int, ...]]
     oxidation: dict[str, int]
-
-
-def fingerprint(structure: Structure) -> str:
-    """Machine-independent hash of a structure (rounded, sorted)."""
-    lat = ",".join(f"{x:.4f}" for x in structure.lattice.parameters)
-    sites = sorted(
-        f"{site.species_string}:{','.join(f'{c % 1.0:.4f}' for c in site.frac_coords)}"
-        for site in structure
-    )
-    return hashlib.sha256((lat + ";" + ";".join(sites)).encode()).hexdigest()
 
 
 def _order(structure: Structure, label: str) -> Structure:

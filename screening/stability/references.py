@@ -9,11 +9,10 @@ from pathlib import Path
 from pymatgen.analysis.phase_diagram import PDEntry
 from pymatgen.core import Composition, Structure
 
-from screening.generate.parents import fingerprint
-from screening.generate.readers import read_structure
 from screening.mlff.registry import LoadedModel
 from screening.mlff.relax import relax_batch
 from screening.schemas.errors import ScreeningInputError
+from screening.schemas.structures import fingerprint, read_structure
 
 logger = logging.getLogger(__name__)
 _SUFFIXES = {".cif", ".json", ".vasp", ".poscar"}

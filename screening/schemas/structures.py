@@ -1,7 +1,10 @@
-"""Read structures from anything pymatgen understands, with one-line errors."""
+"""Structures in and out of the package's stages: reading any pymatgen-readable file with
+one-line errors, the mobile ion of a structure, and a machine-independent fingerprint
+(shared by generation and the reference-phase cache, so it lives at the bottom layer)."""
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from pathlib import Path
 
@@ -74,3 +77,13 @@ def require_element(structure: Structure, element: str, source: str | Path) -> N
     """Raise a one-line :class:`ScreeningInputError` when ``element`` is absent."""
     if element not in {el.symbol for el in structure.composition}:
         raise ScreeningInputError(f"{source}: no {element} atoms in {structure.formula}")
+
+
+def fingerprint(structure: Structure) -> str:
+    """Machine-independent hash of a structure (rounded, sorted)."""
+    lat = ",".join(f"{x:.4f}" for x in structure.lattice.parameters)
+    sites = sorted(
+        f"{site.species_string}:{','.join(f'{c % 1.0:.4f}' for c in site.frac_coords)}"
+        for site in structure
+    )
+    return hashlib.sha256((lat + ";" + ";".join(sites)).encode()).hexdigest()
