@@ -262,8 +262,7 @@ def launchpad_file(
     import yaml
 
     from screening.flows.worker_env import KEY, carried_env
-    from screening.settings import get_settings
-    from screening.store.backend import embedded_path
+    from screening.store.backend import DatabaseTarget, embedded_path
 
     def write_private(path: Path, text: str) -> None:
         try:
@@ -274,11 +273,11 @@ def launchpad_file(
         except OSError as exc:
             raise ScreeningInputError(f"cannot write {path}: {exc.strerror}") from None
 
-    settings = get_settings()
+    target = DatabaseTarget.from_settings()
     carried = {KEY: carried_env()}  # what rlaunch workers need without exports
     config = out.resolve().parent / "FW_config.yaml"
-    if settings.db_uri:
-        doc = {"host": settings.db_uri, "uri_mode": True, "name": settings.db_name, **carried}
+    if not target.embedded:
+        doc = {"host": target.uri, "uri_mode": True, "name": target.name, **carried}
         write_private(out, yaml.safe_dump(doc))
         write_private(config, yaml.safe_dump({"LAUNCHPAD_LOC": str(out.resolve())}))
         typer.echo(f"wrote {out} and {config} (mode 0600: it holds the database password)")
@@ -286,7 +285,7 @@ def launchpad_file(
     db_file = embedded_path()
     write_private(
         out,
-        yaml.safe_dump({"host": "localhost", "port": 27017, "name": settings.db_name, **carried}),
+        yaml.safe_dump({"host": "localhost", "port": 27017, "name": target.name, **carried}),
     )
     write_private(
         config,

@@ -21,7 +21,12 @@ def get_launchpad(launchpad_file: str | Path | None = None):
     import logging
 
     from screening.settings import get_settings
-    from screening.store.backend import embedded_path, ping_server, shared_server_store
+    from screening.store.backend import (
+        DatabaseTarget,
+        embedded_path,
+        ping_server,
+        shared_server_store,
+    )
 
     # FireWorks logs every step at INFO to stdout *and* lets the record propagate to the
     # root handler (each line twice); our commands show its warnings only, once
@@ -40,14 +45,15 @@ def get_launchpad(launchpad_file: str | Path | None = None):
             raise ScreeningInputError(f"{launchpad_file}: expected a launchpad YAML with 'host'")
         return LaunchPad.from_dict({"strm_lvl": QUIET, **doc})
     settings = get_settings()
-    if settings.db_uri:
+    target = DatabaseTarget.from_settings()
+    if not target.embedded:
         from fireworks import LaunchPad
 
-        ping_server(settings.db_uri, settings.db_name, timeout_s=settings.db_timeout_s)
+        ping_server(target.uri, target.name, timeout_s=settings.db_timeout_s)
         ms = int(settings.db_timeout_s * 1000)
         return LaunchPad(
-            host=settings.db_uri,
-            name=settings.db_name,
+            host=target.uri,
+            name=target.name,
             uri_mode=True,
             strm_lvl=QUIET,
             mongoclient_kwargs={"serverSelectionTimeoutMS": ms},
@@ -61,7 +67,7 @@ def get_launchpad(launchpad_file: str | Path | None = None):
     fw_config.MONGOMOCK_SERVERSTORE_FILE = str(path)
     fw_config.MongoClient = mongomock_persistence.MongoClient
     launchpad_module.MongoClient = mongomock_persistence.MongoClient
-    return launchpad_module.LaunchPad(name=settings.db_name, strm_lvl=QUIET)
+    return launchpad_module.LaunchPad(name=target.name, strm_lvl=QUIET)
 
 
 def submit_campaign(campaign_file: str | Path, *, launchpad=None, force: bool = False) -> dict:

@@ -22,12 +22,13 @@ CARRIED = ("SCREENING_MODELS_DIR", "SCREENING_DATA_DIR", "SCREENING_DEFAULT_MODE
 def carried_env() -> dict[str, str]:
     """The settings of this shell that workers should inherit (resolved to absolute paths)."""
     from screening.settings import get_settings
+    from screening.store.backend import DatabaseTarget
 
     s = get_settings()
     out = {}
     if s.models_dir is not None:
         out["SCREENING_MODELS_DIR"] = str(s.models_dir.resolve())
-    if not s.db_uri:
+    if DatabaseTarget.from_settings().embedded:
         out["SCREENING_DATA_DIR"] = str(s.data_dir.resolve())
     if "SCREENING_DEFAULT_MODEL" in os.environ:
         out["SCREENING_DEFAULT_MODEL"] = s.default_model

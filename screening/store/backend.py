@@ -282,6 +282,35 @@ def ping_server(uri: str, name: str, *, timeout_s: float):
     return client[name]
 
 
+@dataclass(frozen=True)
+class DatabaseTarget:
+    """Where results (and the embedded LaunchPad) live: the one place that decides between
+    a MongoDB server (``SCREENING_DB_URI``) and the embedded file.
+
+    Attributes
+    ----------
+    uri : str or None
+        MongoDB URI (with credentials; never log it, see :func:`redact_uri`); None: embedded.
+    name : str
+        Database name.
+    """
+
+    uri: str | None
+    name: str
+
+    @property
+    def embedded(self) -> bool:
+        """True for the embedded file store."""
+        return self.uri is None
+
+    @classmethod
+    def from_settings(cls, uri: str | None = None, name: str | None = None) -> DatabaseTarget:
+        """The configured target (``SCREENING_DB_URI``, ``SCREENING_DB_NAME``), optionally
+        overridden."""
+        settings = get_settings()
+        return cls(uri or settings.db_uri or None, name or settings.db_name)
+
+
 def connect(
     uri: str | None = None, *, db_name: str | None = None, read_only: bool = False
 ) -> StoreHandle:
@@ -302,12 +331,11 @@ def connect(
     DatabaseError
         Unreachable or malformed URI, unreadable or locked embedded file.
     """
-    settings = get_settings()
-    uri = uri or settings.db_uri
-    name = db_name or settings.db_name
-    if uri:
-        db = ping_server(uri, name, timeout_s=settings.db_timeout_s)
-        logger.info("using MongoDB at %s", redact_uri(uri))  # never log credentials
+    target = DatabaseTarget.from_settings(uri, db_name)
+    name = target.name
+    if not target.embedded:
+        db = ping_server(target.uri, name, timeout_s=get_settings().db_timeout_s)
+        logger.info("using MongoDB at %s", redact_uri(target.uri))  # never log credentials
         return StoreHandle(db, embedded=False)
     import mongomock_persistence
 
