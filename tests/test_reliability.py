@@ -126,6 +126,10 @@ def test_1_fireworks_survive_process_boundaries_and_sigkill(tmp_path, tensornet)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert relaxed_before
+    # a launch counts as lost once its last update is older than --time (1 s): wait that
+    # long, or a chunk started just before the kill is not yet lost, stays RUNNING for ever
+    # and the next rapidfire waits on it (seen when chunks take < 1 s on a warm machine)
+    time.sleep(2.0)
     run([BIN / "lpad", *lp, "detect_lostruns", "--time", "1", "--rerun"], env=env, cwd=tmp_path)
     run([BIN / "rlaunch", *lp, "rapidfire"], env=env, cwd=tmp_path)
     wf = json.loads(
