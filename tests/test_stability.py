@@ -211,3 +211,25 @@ def test_mp_reference_structures_come_from_the_cache_offline(monkeypatch):
     assert len(got) == 3 and all(s.composition.reduced_formula == "LiCl" for s in got)
     with pytest.raises(ScreeningInputError, match="no Materials Project API key"):
         online.mp_reference_structures(["Li"], MPReferenceSpec(e_above_hull_max_ev=0.1), store)
+
+
+def test_relax_and_stability_makers_return_typed_documents(tensornet):
+    """RelaxMaker -> StabilityMaker (no second relaxation) in one jobflow Flow: the relaxed
+    LiCl reaches the stability job, which finds it on the hull like the CLI does."""
+    from jobflow import Flow, run_locally
+
+    from screening.flows.structure_makers import RelaxMaker, StabilityMaker
+    from screening.schemas.tasks import RelaxTaskDocument, StabilityTaskDocument
+
+    relax = RelaxMaker(max_steps=50).make(rocksalt(5.3))
+    stab = StabilityMaker(references=str(REFS), relax=False).make(relax.output.structure)
+    out = run_locally(Flow([relax, stab]), ensure_success=True, log=False)
+    r, s = out[relax.uuid][1].output, out[stab.uuid][1].output
+    assert isinstance(r, RelaxTaskDocument) and isinstance(s, StabilityTaskDocument)
+    assert r.relax.volume_final_a3 < r.relax.volume_initial_a3  # 5.3 Å is too large for LiCl
+    assert s.structure["lattice"]["a"] == pytest.approx(r.structure["lattice"]["a"])
+    assert s.energy_per_atom_ev == pytest.approx(r.relax.energy_per_atom_ev, abs=1e-4)
+    assert s.stability.e_hull_ev_per_atom == pytest.approx(0.0, abs=2e-3)
+    assert s.provenance.model.weights_sha256 == tensornet.weights_sha256
+    with pytest.raises(ValueError, match="references"):
+        StabilityMaker(references="/no/such/folder")

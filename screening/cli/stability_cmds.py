@@ -18,23 +18,16 @@ def stability(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Relax the candidate and the references with one MLFF; E_form, E_hull, window."""
-    from screening.mlff.relax import relax_structure
     from screening.schemas.structures import read_structure
-    from screening.stability import ReferenceSet, load_reference_structures, stability_analysis
+    from screening.stability import load_reference_structures
+    from screening.stability.single import structure_stability
     from screening.store.results import ResultStore
 
     structure = read_structure(file)
     ref_structures = load_reference_structures(references)
     mlff = quiet_load_model(model)
-    store = ResultStore()
-    entries = ReferenceSet(mlff, store).entries(ref_structures)
-    relaxed = relax_structure(structure, mlff)
-    res = stability_analysis(
-        structure.composition,
-        relaxed.energy_ev,
-        entries,
-        mobile_ion=mobile_ion,
-        forcefield_name=mlff.name,
+    _, _, res = structure_stability(
+        structure, mlff, ref_structures, mobile_ion=mobile_ion, store=ResultStore()
     )
     if json_out:
         emit_json(res.model_dump(mode="json"))

@@ -89,30 +89,20 @@ class StabilityMaker(Maker):
 
     @job
     def make(self, structure) -> StabilityTaskDocument:
-        from screening.mlff.batch import evaluate
         from screening.mlff.registry import load_model
-        from screening.mlff.relax import relax_structure
-        from screening.stability import (
-            ReferenceSet,
-            load_reference_structures,
-            stability_analysis,
-        )
+        from screening.stability import load_reference_structures
+        from screening.stability.single import structure_stability
         from screening.store.results import ResultStore
 
-        s = _structure(structure)
+        references = load_reference_structures(self.references)
         model = load_model(self.model)
-        entries = ReferenceSet(model, ResultStore()).entries(
-            load_reference_structures(Path(self.references))
-        )
-        if self.relax:
-            res = relax_structure(s, model)
-            s, energy = _structure(res.structure), res.energy_ev
-        else:
-            from pymatgen.io.ase import AseAtomsAdaptor
-
-            energy = evaluate([AseAtomsAdaptor.get_atoms(s)], model)[0].energy_ev
-        stab = stability_analysis(
-            s.composition, energy, entries, mobile_ion=self.mobile_ion, forcefield_name=model.name
+        s, energy, stab = structure_stability(
+            _structure(structure),
+            model,
+            references,
+            mobile_ion=self.mobile_ion,
+            store=ResultStore(),
+            relax=self.relax,
         )
         return StabilityTaskDocument(
             **_common(self.name, s, model),
