@@ -128,11 +128,12 @@ def rank_orderings(
     groups : sequence of Group
         Mixed elements first, vacancies last.
     """
-    partial: list[tuple[tuple, np.ndarray]] = [((), np.asarray(base_charges, dtype=float))]
+    q0 = np.asarray(base_charges, dtype=float)
+    partial: list[tuple[tuple, np.ndarray, float]] = [((), q0, float(q0 @ ranker.phi @ q0))]
     for g in groups:
         grown = []
         choices = _choices(g.sites, g.k)
-        for chosen, q in partial:
+        for chosen, q, _ in partial:
             qs = np.repeat(q[None, :], len(choices), axis=0)
             np.put_along_axis(qs, choices, g.q_new, axis=1)
             energy = np.einsum("mi,ij,mj->m", qs, ranker.phi, qs)
@@ -143,17 +144,17 @@ def rank_orderings(
                 if key in seen:
                     continue
                 seen.add(key)
-                grown.append((arrangement, qs[m]))
+                grown.append((arrangement, qs[m], float(energy[m])))
                 if len(seen) >= g.keep:
                     break
         partial = grown
     scored = []
     seen_all: set = set()
-    for chosen, q in partial:
+    for chosen, _, energy_ev in partial:  # distinct per parent arrangement; now jointly
         key = ranker.canonical(chosen) if chosen else ()
         if key not in seen_all:
             seen_all.add(key)
-            scored.append((float(q @ ranker.phi @ q), chosen))
+            scored.append((energy_ev, chosen))
     scored.sort(key=lambda x: round(x[0], 8))
     e0 = scored[0][0]
     return [Ordering(chosen, e - e0) for e, chosen in scored]
