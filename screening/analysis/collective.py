@@ -33,6 +33,11 @@ COLLECTIVE_MAX_REL_ERR = 0.5  # per temperature: above this the collective sigma
 HAVEN_MAX_REL_ERR = 0.25  # the ranking uses a measured H only below this relative error
 
 
+def per_cm3(count: float, volume_a3: float) -> float:
+    """Number density in cm^-3 of ``count`` particles in ``volume_a3`` Å^3."""
+    return count / (volume_a3 * 1e-24)
+
+
 def nernst_einstein_s_cm(
     diffusivity_cm2_s: float, *, n_mobile_per_cm3: float, temperature_k: float, charge: int = 1
 ) -> float:

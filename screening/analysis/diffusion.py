@@ -35,6 +35,7 @@ from screening.analysis.collective import (
     CollectiveEstimate,
     collective_diffusivity,
     collective_fields,
+    per_cm3,
 )
 from screening.analysis.msd import MSDCurve, compute_msd
 from screening.analysis.msd_fit import GAUSSIAN_KAPPA, fit_msd_line
@@ -218,7 +219,7 @@ def analyse_trajectory(
     """:func:`estimate_diffusivity` on an :class:`MDTrajectory` (keyword options passed on);
     the mobile-ion density comes from the trajectory's volume."""
     n_ions = traj.mobile_positions_a.shape[1]
-    kwargs.setdefault("n_mobile_per_cm3", n_ions / (traj.volume_a3 * 1e-24))
+    kwargs.setdefault("n_mobile_per_cm3", per_cm3(n_ions, traj.volume_a3))
     return estimate_diffusivity(
         traj.mobile_positions_a,
         traj.time_fs,

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 
 from pymatgen.core import Structure
 
+from screening.analysis.collective import per_cm3
 from screening.analysis.score import NO_MD_SCORE, candidate_score, pre_md_score
 from screening.generate.enumerate import Enumerator, build_structure, candidate_id
 from screening.generate.parents import load_prototypes
@@ -295,7 +296,7 @@ def mobile_density(doc: dict, mobile_ion: str) -> float:
     n = sum(
         sp["occu"] for site in s["sites"] for sp in site["species"] if sp["element"] == mobile_ion
     )
-    return n / (s["lattice"]["volume"] * 1e-24)
+    return per_cm3(n, s["lattice"]["volume"])
 
 
 def ids_selected(store: ResultStore, campaign: str) -> list[str]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pymatgen.core import Structure
 
 from screening.analysis.arrhenius import fit_arrhenius
-from screening.analysis.collective import combine_haven
+from screening.analysis.collective import combine_haven, per_cm3
 from screening.analysis.diffusion import DiffusionAnalysis, analyse_trajectory
 from screening.analysis.score import sampling_summary, scored_temperature
 from screening.md.adaptive import run_adaptive
@@ -51,7 +51,7 @@ class TemperatureRun:
 
 def n_mobile_per_cm3(structure: Structure, mobile_ion: str) -> float:
     """Mobile-ion number density, cm^-3."""
-    return structure.composition[mobile_ion] / (structure.volume * 1e-24)
+    return per_cm3(structure.composition[mobile_ion], structure.volume)
 
 
 def diffusion_series(
