@@ -202,10 +202,12 @@ def test_killed_run_resumes_without_duplicates(tensornet, tiny_campaign, embedde
     proc = subprocess.Popen(
         cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    db = embedded / "db.json"
+    from screening.store.embedded import read_collection
+
+    db = embedded / "db.results.sqlite"
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:  # wait for the relax checkpoint
-        if db.exists() and '"relax"' in db.read_text():
+        if db.exists() and any(d.get("relax") for d in read_collection(db, "candidates").values()):
             break
         time.sleep(0.5)
     proc.send_signal(signal.SIGTERM)

@@ -80,9 +80,11 @@ def load_db(path: Path) -> dict:
     return bson.json_util.loads(path.read_text())
 
 
-def candidates(path: Path) -> dict:
-    docs = load_db(path)["screening"]["candidates"]["documents"]
-    return dict(docs)
+def candidates(path: Path, collection: str = "candidates") -> dict:
+    """Documents of the results file that goes with the LaunchPad file ``path``."""
+    from screening.store.embedded import read_collection
+
+    return read_collection(path.with_name("db.results.sqlite"), collection)
 
 
 # -- 1. FireWorks across processes, SIGKILL, lost-run recovery ------------------------------
@@ -177,11 +179,13 @@ def test_3_second_writer_is_refused_and_readers_do_not_write(tmp_path):
         assert holder.stdout.readline().strip() == "locked"
         out = run([SCREENING, "campaign", "run", camp], env=env, check=False, timeout=120)
         one_error_line(out, f"PID {holder.pid}", "one writing command")
-        before = (data / "db.json").read_bytes()
+        files = sorted(data.iterdir())
+        before = [f.read_bytes() for f in files]
         one_error_line(run([SCREENING, "db", "init"], env=env, check=False), "PID")
         for args in (["rank", "w"], ["campaign", "status", "w"]):
             run([SCREENING, *args], env=env, check=False)  # readers: no lock needed
-        assert (data / "db.json").read_bytes() == before
+        assert sorted(data.iterdir()) == files
+        assert [f.read_bytes() for f in files] == before
     finally:
         holder.kill()
         holder.wait()
@@ -195,11 +199,12 @@ def test_3_read_only_commands_leave_the_file_alone(tmp_path):
     store = ResultStore()
     store.upsert("campaigns", [("c", {"name": "c"}, {})])
     backend.forget_embedded()  # writes the file and releases the lock
-    before = (data / "db.json").stat().st_mtime_ns, (data / "db.json").read_bytes()
+    results = data / "db.results.sqlite"
+    before = sorted(data.iterdir()), results.stat().st_mtime_ns, results.read_bytes()
     env = env_for(data)
     run([SCREENING, "rank", "c"], env=env)
     run([SCREENING, "campaign", "status", "c"], env=env)
-    assert ((data / "db.json").stat().st_mtime_ns, (data / "db.json").read_bytes()) == before
+    assert (sorted(data.iterdir()), results.stat().st_mtime_ns, results.read_bytes()) == before
 
 
 # -- 4. candidates belong to their campaign ----------------------------------------------------
@@ -228,46 +233,62 @@ def test_4_second_campaign_keeps_the_candidates_it_shares(tmp_path):
 
 # -- 5. temp files, empty and corrupt stores ---------------------------------------------------
 @pytest.mark.parametrize(
-    ("content", "needle"), [(b"", "empty (0 bytes)"), (b"{not json", "not a readable")]
+    ("content", "needle"),
+    [(b"", "empty (0 bytes)"), (b"{not a database, not json" * 40, "not a readable")],
 )
 def test_5_empty_or_corrupt_store_is_an_error_and_left_untouched(tmp_path, content, needle):
     data = tmp_path / "data"
     data.mkdir()
-    (data / "db.json").write_bytes(content)
+    results = data / "db.results.sqlite"
+    results.write_bytes(content)
     env = env_for(data)
     for args in (["rank", "x"], ["db", "init"]):
         out = run([SCREENING, *args], env=env, check=False)
-        one_error_line(out, str(data / "db.json"), needle)
-    assert (data / "db.json").read_bytes() == content
+        one_error_line(out, str(results), needle)
+    assert results.read_bytes() == content
 
 
-def test_5_failed_write_leaves_no_temp_file_and_the_old_store(tmp_path, monkeypatch):
-    """Disk full, simulated (fake OSError on the write: an error path)."""
-    import errno
+def test_5_failed_write_keeps_the_last_checkpoint(tmp_path):
+    """Disk full, simulated (a connection whose row writes fail as SQLite's do when the disk
+    is full: an error path). The store keeps its last checkpoint, the change stays pending
+    and the next checkpoint writes it; a temp file of the LaunchPad file left by a killed
+    write is removed by the next writer."""
+    import sqlite3
 
     from screening.schemas.errors import DatabaseError
     from screening.store import ResultStore, backend
+    from screening.store.embedded import read_collection
 
-    store = ResultStore()  # this test's SCREENING_DATA_DIR (conftest)
+    data = tmp_path / "data"  # this test's SCREENING_DATA_DIR (conftest)
+    results = data / "db.results.sqlite"
+    store = ResultStore()
     store.upsert("campaigns", [("c", {"name": "c"}, {})])
     store.flush()
-    good = (tmp_path / "data" / "db.json").read_bytes()
-    (tmp_path / "data" / "db.json.stale123.tmp").write_text("left by a killed write")
+    docfile = backend._RESULTS[str(store.handle.path)][0]
+    real = docfile.conn
+
+    class DiskFull:
+        def execute(self, sql, *args):
+            return real.execute(sql, *args)
+
+        def executemany(self, sql, rows):
+            rows = list(rows)
+            if rows and sql.startswith("INSERT INTO docs"):
+                raise sqlite3.OperationalError("database or disk is full")
+            return real.executemany(sql, rows)
+
+    docfile.conn = DiskFull()
     store.upsert("campaigns", [("d", {"name": "d"}, {})])
-
-    def no_space(*a, **k):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    real_fsync = os.fsync
-    monkeypatch.setattr(backend.os, "fsync", no_space)
-    with pytest.raises(DatabaseError, match="No space left on device"):
+    with pytest.raises(DatabaseError, match="database or disk is full"):
         store.flush()
-    assert (tmp_path / "data" / "db.json").read_bytes() == good
-    assert [p.name for p in (tmp_path / "data").glob("*.tmp")] == ["db.json.stale123.tmp"]
-    monkeypatch.setattr(backend.os, "fsync", real_fsync)
-    backend.forget_embedded()  # writes, releases the lock; the next writer cleans stale temps
+    assert set(read_collection(results, "campaigns")) == {"c"}
+    docfile.conn = real
+    store.flush()
+    assert set(read_collection(results, "campaigns")) == {"c", "d"}
+    backend.forget_embedded()
+    (data / "db.json.stale123.tmp").write_text("left by a killed write")
     ResultStore()
-    assert not list((tmp_path / "data").glob("*.tmp"))
+    assert not list(data.glob("*.tmp"))
 
 
 # -- 6. unreachable or malformed database URIs ------------------------------------------------
@@ -438,5 +459,5 @@ def test_1_jobflow_file_makes_the_screening_database_the_job_store(tmp_path):
         env={**env, "JOBFLOW_CONFIG_FILE": str(tmp_path / "jobflow.yaml")},
         cwd=tmp_path,
     )
-    outputs = load_db(tmp_path / "data" / "db.json")["screening"]["jobflow_outputs"]["documents"]
-    assert [d["output"] for _, d in outputs] == [3]
+    outputs = candidates(tmp_path / "data" / "db.json", "jobflow_outputs")
+    assert [d["output"] for d in outputs.values()] == [3]

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import bson.json_util
 import yaml
 from conftest import REPO, rocksalt
 
@@ -48,8 +47,9 @@ def test_screen_campaign_sends_only_the_screen_top_k_to_the_series(tmp_path, ten
         timeout=900,
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    db = bson.json_util.loads((tmp_path / "data" / "db.json").read_text())
-    docs = dict(db["screening"]["candidates"]["documents"]).values()
+    from screening.store.embedded import read_collection
+
+    docs = read_collection(tmp_path / "data" / "db.results.sqlite", "candidates").values()
     assert len(docs) == 6
     assert all(d.get("screen") for d in docs)  # every candidate was screened
     by_screen = sorted(docs, key=lambda d: (-d["score_screen"], d["_id"]))

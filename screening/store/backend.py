@@ -1,12 +1,15 @@
-"""Client factory: a real MongoDB (``SCREENING_DB_URI``) or FireWorks' embedded,
-file-backed ``mongomock_persistence`` store (``MONGOMOCK_SERVERSTORE_FILE``).
+"""Client factory: a real MongoDB (``SCREENING_DB_URI``) or the embedded store.
 
-Embedded mode keeps one in-process ``ServerStore`` per file, shared by our store and by any
-FireWorks LaunchPad in the same process, so one file holds both and neither overwrites the
-other. The file is written atomically (temp file + rename) at :func:`flush` and at exit:
-an interrupted process leaves the previous checkpoint intact, never a half-written file.
+The embedded store is two files under the data dir: the results (candidates, campaigns,
+references, artifacts, job outputs) in ``db.results.sqlite``, one row per document and
+checkpointed incrementally (:mod:`screening.store.embedded`), and FireWorks' LaunchPad in
+its own ``mongomock_persistence`` file ``db.json`` (``MONGOMOCK_SERVERSTORE_FILE``), which
+FireWorks' ``rlaunch``/``lpad`` read and write themselves. A process keeps one in-memory
+``ServerStore`` of ``db.json``, shared with any LaunchPad in it, written atomically (temp
+file + rename) at :func:`flush` and at exit: an interrupted process leaves the previous
+checkpoint intact, never a half-written file.
 
-One writer at a time: a writing process holds an exclusive ``flock`` on ``<file>.lock``
+One writer at a time: a writing process holds an exclusive ``flock`` on ``db.json.lock``
 (which names its PID) for as long as it lives; a second writer gets one error line naming
 the holder. Readers (``rank``, ``campaign status``, ``export``, ``plot``) open the file
 without the lock and never write it. A real server is pinged once with a short timeout
@@ -36,6 +39,7 @@ _SHARED_STORES: dict[str, Any] = {}
 _READERS: dict[str, Any] = {}
 _LOCKS: dict[str, int] = {}
 _RETIRED: weakref.WeakSet = weakref.WeakSet()
+_RESULTS: dict[str, tuple[Any, Any, Any]] = {}  # path -> (DocumentFile, store, finalizer)
 
 
 def forget_embedded() -> None:
@@ -45,6 +49,11 @@ def forget_embedded() -> None:
     for store in _SHARED_STORES.values():
         store._finalizer.detach()
         _atomic_write(store)
+    for docfile, store, fin in _RESULTS.values():
+        fin.detach()
+        docfile.checkpoint(store)
+        docfile.close()
+    _RESULTS.clear()
     _RETIRED.update(_SHARED_STORES.values())
     _RETIRED.update(_READERS.values())
     _SHARED_STORES.clear()
@@ -111,9 +120,16 @@ class StoreHandle:
     read_only: bool = False
 
     def flush(self) -> None:
-        """Persist the embedded store now (no-op for a real server or a reader)."""
-        if self.embedded and str(self.path) in _SHARED_STORES:
-            _atomic_write(_SHARED_STORES[str(self.path)])
+        """Checkpoint the embedded store now: the results changed since the last checkpoint,
+        and this process's LaunchPad file if it has one (no-op for a server or a reader)."""
+        if not self.embedded or self.read_only:
+            return
+        if str(self.path) in _RESULTS:
+            docfile, store, _ = _RESULTS[str(self.path)]
+            docfile.checkpoint(store)
+        launchpad = str(launchpad_file(self.path))
+        if launchpad in _SHARED_STORES:
+            _atomic_write(_SHARED_STORES[launchpad])
 
 
 def _atomic_write(store) -> None:
@@ -152,8 +168,24 @@ def _write_at_exit(store) -> None:
         sys.stderr.write(f"error: {exc}\n")
 
 
+def _json_path() -> Path:
+    settings = get_settings()
+    return Path(os.environ.get("MONGOMOCK_SERVERSTORE_FILE") or settings.data_dir / "db.json")
+
+
+def results_file(launchpad: Path) -> Path:
+    """The results file that goes with a LaunchPad file (``db.json`` ->
+    ``db.results.sqlite``)."""
+    return launchpad.with_name(launchpad.stem + ".results.sqlite")
+
+
+def launchpad_file(results: Path) -> Path:
+    """The LaunchPad file that goes with a results file (inverse of :func:`results_file`)."""
+    return results.with_name(results.name.removesuffix(".results.sqlite") + ".json")
+
+
 def embedded_path(*, create: bool = True) -> Path:
-    """The embedded database file under the data dir (created with ``{}`` if missing).
+    """FireWorks' embedded LaunchPad file under the data dir (created with ``{}`` if missing).
 
     Raises
     ------
@@ -161,8 +193,7 @@ def embedded_path(*, create: bool = True) -> Path:
         When the file exists but is empty (0 bytes: a store is never written empty), or it
         is missing and ``create`` is False, or its folder cannot be created.
     """
-    settings = get_settings()
-    path = Path(os.environ.get("MONGOMOCK_SERVERSTORE_FILE") or settings.data_dir / "db.json")
+    path = _json_path()
     if path.exists() and path.stat().st_size == 0:
         raise DatabaseError(
             f"{path} is empty (0 bytes), not a database; restore it from a backup or remove it "
@@ -337,9 +368,52 @@ def connect(
         db = ping_server(target.uri, name, timeout_s=get_settings().db_timeout_s)
         logger.info("using MongoDB at %s", redact_uri(target.uri))  # never log credentials
         return StoreHandle(db, embedded=False)
-    import mongomock_persistence
+    path = _open_results(read_only=read_only)
+    docfile_store = _RESULTS.get(str(path))
+    store = docfile_store[1] if docfile_store else _READERS[str(path)]
+    import mongomock
 
-    path = embedded_path(create=not read_only)
-    store = shared_server_store(path, read_only=read_only)
-    client = mongomock_persistence.MongoClient(_store=store)
+    client = mongomock.MongoClient(_store=store)
     return StoreHandle(client[name], embedded=True, path=path, read_only=read_only)
+
+
+def _open_results(*, read_only: bool) -> Path:
+    """Load this process's results store (once): a writer takes the lock, adopts a LaunchPad
+    store FireWorks already holds in this process, and checkpoints at exit."""
+    from screening.store.embedded import DocumentFile
+
+    json_path = _json_path().resolve()
+    path = results_file(json_path)
+    key = str(path)
+    if key in _RESULTS or (read_only and key in _READERS):
+        return path
+    if read_only:
+        if not path.exists():
+            raise DatabaseError(f"{path}: no database yet (run or submit a campaign first)")
+        docfile = DocumentFile(path, read_only=True)
+        try:
+            _READERS[key] = docfile.load()
+        finally:
+            docfile.close()
+        return path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DatabaseError(f"cannot create {path.parent}: {exc.strerror}") from None
+    _acquire_lock(json_path)
+    if "fireworks.core.launchpad" in sys.modules and json_path.exists():
+        # a FireWorks worker: its LaunchPad store is written atomically, with our flushes
+        shared_server_store(embedded_path())
+    docfile = DocumentFile(path)
+    store = docfile.load()
+    _READERS.pop(key, None)
+    _RESULTS[key] = (docfile, store, weakref.finalize(store, _checkpoint_at_exit, docfile, store))
+    return path
+
+
+def _checkpoint_at_exit(docfile, store) -> None:
+    try:
+        docfile.checkpoint(store)
+    except DatabaseError as exc:  # at interpreter exit: one line, not a traceback
+        sys.stderr.write(f"error: {exc}\n")
+    docfile.close()

@@ -1,0 +1,308 @@
+"""The embedded results store: mongomock in memory, persisted to SQLite one row per document.
+
+Why not one JSON file: ``mongomock_persistence`` rewrites its whole file on every save, so
+the cost of each checkpoint grew with the database (24 s of an 80 s, 2,340-candidate
+generate were ``json_util.dumps`` of everything, twice). Here a checkpoint writes only the
+documents changed since the last one, as BSON rows upserted in **one SQLite transaction**:
+its cost is that of the chunk, not of the database (``bench/store_scaling.py``), and a
+``kill -9`` during a checkpoint rolls that transaction back on the next open, so at most
+the chunk in flight is lost and the file always opens. SQLite ships with Python (no new
+dependency) and a row's ``rowid`` keeps insertion order, so documents come back in the
+order mongomock had them.
+
+Queries still run on mongomock in memory (the whole results database is loaded when a
+process opens it, as before). FireWorks' LaunchPad keeps its own ``mongomock_persistence``
+file (``db.json``): FireWorks' ``rlaunch`` and ``lpad`` read and write that file themselves,
+and it grows with the number of Fireworks, not of candidates.
+
+Change tracking: every write mongomock makes goes through ``CollectionStore.__setitem__`` /
+``__delitem__`` / ``drop`` (overridden here) except in-place updates (``update_one``,
+``replace_one``...), which mongomock applies with ``Collection._apply_update_document``;
+that method is wrapped once so the updated document is marked as changed too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from mongomock.store import CollectionStore, DatabaseStore, ServerStore
+
+from screening.schemas.errors import DatabaseError
+
+logger = logging.getLogger(__name__)
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS docs (db TEXT NOT NULL, coll TEXT NOT NULL, key BLOB NOT NULL, "
+    "doc BLOB NOT NULL, PRIMARY KEY (db, coll, key))",
+    "CREATE TABLE IF NOT EXISTS indexes (db TEXT NOT NULL, coll TEXT NOT NULL, spec BLOB NOT "
+    "NULL, PRIMARY KEY (db, coll))",
+)
+_UPSERT = (
+    "INSERT INTO docs (db, coll, key, doc) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (db, coll, key) DO UPDATE SET doc = excluded.doc"
+)
+
+
+def _codec():
+    from bson.codec_options import CodecOptions
+
+    return CodecOptions(tz_aware=False)
+
+
+def _key(value: Any) -> bytes:
+    """The row key of an ``_id`` (any BSON value: strings, ObjectIds...)."""
+    import bson
+
+    return bson.encode({"k": value})
+
+
+class _Tracker:
+    """Ids written since the last checkpoint, and collections dropped."""
+
+    def __init__(self) -> None:
+        self.dirty: dict[tuple[str, str, Any], None] = {}  # ordered: new rows keep order
+        self.dropped: set[tuple[str, str]] = set()
+
+    def take(self) -> tuple[dict, set]:
+        dirty, dropped = self.dirty, self.dropped
+        self.dirty, self.dropped = {}, set()
+        return dirty, dropped
+
+    def give_back(self, dirty: dict, dropped: set) -> None:
+        """A failed checkpoint: its changes are written by the next one."""
+        self.dirty = {**dirty, **self.dirty}
+        self.dropped |= dropped
+
+
+class _TrackedCollection(CollectionStore):
+    def __init__(self, name: str, db_name: str, tracker: _Tracker) -> None:
+        super().__init__(name)
+        self._db_name = db_name
+        self._tracker = tracker
+
+    def __setitem__(self, key, val) -> None:
+        super().__setitem__(key, val)
+        self._tracker.dirty[(self._db_name, self.name, key)] = None
+
+    def __delitem__(self, key) -> None:
+        super().__delitem__(key)
+        self._tracker.dirty[(self._db_name, self.name, key)] = None
+
+    def drop(self) -> None:
+        super().drop()
+        self._tracker.dropped.add((self._db_name, self.name))
+
+
+class _TrackedDatabase(DatabaseStore):
+    def __init__(self, name: str, tracker: _Tracker) -> None:
+        super().__init__()
+        self._name = name
+        self._tracker = tracker
+
+    def __getitem__(self, col_name: str) -> CollectionStore:
+        try:
+            return self._collections[col_name]
+        except KeyError:
+            col = _TrackedCollection(col_name, self._name, self._tracker)
+            self._collections[col_name] = col
+            return col
+
+    def rename(self, name: str, new_name: str) -> None:
+        old = self[name]
+        self._tracker.dropped.add((self._name, name))
+        col = self[new_name]
+        for key, doc in old._documents.items():
+            col[key] = doc
+        col.indexes = old.indexes
+        del self._collections[name]
+
+
+class TrackedServerStore(ServerStore):
+    """A mongomock ServerStore that records which documents change."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tracker = _Tracker()
+
+    def __getitem__(self, db_name: str) -> DatabaseStore:
+        try:
+            return self._databases[db_name]
+        except KeyError:
+            db = self._databases[db_name] = _TrackedDatabase(db_name, self.tracker)
+            return db
+
+
+def _patch_in_place_updates() -> None:
+    """Mark documents that mongomock updates in place (no ``__setitem__``) as changed."""
+    from mongomock.collection import Collection
+
+    original = Collection._apply_update_document
+    if getattr(original, "_screening_tracked", False):
+        return
+
+    def tracked(self, existing_document, *args, **kwargs):
+        out = original(self, existing_document, *args, **kwargs)
+        store = self._store
+        if isinstance(store, _TrackedCollection) and "_id" in existing_document:
+            store._tracker.dirty[(store._db_name, store.name, existing_document["_id"])] = None
+        return out
+
+    tracked._screening_tracked = True
+    Collection._apply_update_document = tracked
+
+
+class DocumentFile:
+    """One SQLite file holding every document of a :class:`TrackedServerStore`.
+
+    Parameters
+    ----------
+    path : Path
+        The file (``<data dir>/db.results.sqlite``).
+    read_only : bool
+        A reader: loads the file, never writes it.
+
+    Raises
+    ------
+    DatabaseError
+        The file is empty (0 bytes), not an SQLite database, or cannot be opened.
+    """
+
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        if self.path.exists() and self.path.stat().st_size == 0:
+            raise DatabaseError(
+                f"{self.path} is empty (0 bytes), not a database; restore it from a backup or "
+                "remove it to start a new one"
+            )
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+            if read_only:
+                self.conn.execute("PRAGMA query_only = 1")
+            else:
+                self.conn.execute("PRAGMA journal_mode = WAL")
+                self.conn.execute("PRAGMA synchronous = FULL")
+                for sql in _SCHEMA:
+                    self.conn.execute(sql)
+        except sqlite3.DatabaseError as exc:
+            self._close_quietly()
+            raise self._unreadable(exc) from None
+        self.saved_indexes: dict[tuple[str, str], bytes] = {}
+
+    def _unreadable(self, exc: Exception) -> DatabaseError:
+        return DatabaseError(
+            f"{self.path} is not a readable embedded database ({exc}); it was left untouched: "
+            "restore it from a backup or move it away"
+        )
+
+    def _close_quietly(self) -> None:
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+    def load(self) -> TrackedServerStore:
+        """Every stored document, in insertion order, in a new in-memory store."""
+        import bson
+
+        _patch_in_place_updates()
+        store = TrackedServerStore()
+        opts = _codec()
+        try:
+            have = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master")}
+            if "docs" not in have:  # a reader of a file no writer has created tables in
+                return store
+            for db, coll, doc in self.conn.execute("SELECT db, coll, doc FROM docs ORDER BY rowid"):
+                d = bson.decode(doc, codec_options=opts)
+                store[db][coll]._documents[d["_id"]] = d  # not a change: no tracking
+            for db, coll, spec in self.conn.execute("SELECT db, coll, spec FROM indexes"):
+                store[db][coll].indexes = _decode_indexes(spec)
+                self.saved_indexes[(db, coll)] = spec
+        except sqlite3.DatabaseError as exc:
+            raise self._unreadable(exc) from None
+        return store
+
+    def checkpoint(self, store: TrackedServerStore) -> int:
+        """Write the documents changed since the last checkpoint in one transaction.
+
+        Returns the number of rows written or deleted. On failure (disk full, read-only
+        folder) the transaction is rolled back, the changes stay pending for the next
+        checkpoint and :class:`DatabaseError` is raised; the file keeps its last checkpoint.
+        """
+        import bson
+
+        if self.read_only:
+            return 0
+        dirty, dropped = store.tracker.take()
+        indexes = self._changed_indexes(store)
+        if not dirty and not dropped and not indexes:
+            return 0
+        rows, gone = [], []
+        for db, coll, key in dirty:
+            doc = store._databases[db]._collections[coll]._documents.get(key)
+            if doc is None:
+                gone.append((db, coll, _key(key)))
+            else:
+                rows.append((db, coll, _key(key), bson.encode(doc)))
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.executemany("DELETE FROM docs WHERE db = ? AND coll = ?", sorted(dropped))
+            self.conn.executemany(_UPSERT, rows)
+            self.conn.executemany("DELETE FROM docs WHERE db = ? AND coll = ? AND key = ?", gone)
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO indexes (db, coll, spec) VALUES (?, ?, ?)",
+                [(db, coll, spec) for (db, coll), spec in indexes.items()],
+            )
+            self.conn.execute("COMMIT")
+        except (sqlite3.Error, OSError) as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            store.tracker.give_back(dirty, dropped)
+            raise DatabaseError(
+                f"cannot write {self.path}: {exc}; the last checkpoint is unchanged"
+            ) from None
+        self.saved_indexes.update(indexes)
+        return len(rows) + len(gone)
+
+    def _changed_indexes(self, store: TrackedServerStore) -> dict[tuple[str, str], bytes]:
+        out = {}
+        for db_name, db in store._databases.items():
+            for coll_name, coll in db._collections.items():
+                if not coll.indexes:
+                    continue
+                spec = _encode_indexes(coll.indexes)
+                if self.saved_indexes.get((db_name, coll_name)) != spec:
+                    out[(db_name, coll_name)] = spec
+        return out
+
+    def close(self) -> None:
+        """Close the connection (a writer's WAL is folded into the file)."""
+        self._close_quietly()
+
+
+def _encode_indexes(indexes: dict) -> bytes:
+    import bson
+
+    return bson.encode({"ix": {name: dict(spec) for name, spec in indexes.items()}})
+
+
+def _decode_indexes(blob: bytes) -> dict:
+    import bson
+
+    ix = bson.decode(blob, codec_options=_codec())["ix"]
+    for spec in ix.values():
+        if "key" in spec:
+            spec["key"] = [tuple(k) for k in spec["key"]]
+    return ix
+
+
+def read_collection(path: Path, collection: str, db_name: str = "screening") -> dict:
+    """All documents of one collection of a results file, by ``_id`` (for inspection and
+    tests; never writes)."""
+    f = DocumentFile(path, read_only=True)
+    try:
+        return dict(f.load()[db_name][collection]._documents)
+    finally:
+        f.close()
