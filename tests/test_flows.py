@@ -274,7 +274,8 @@ def test_maker_configuration_fails_early():
 def test_failed_candidate_does_not_stop_its_chunk(tensornet, tiny_campaign, embedded, monkeypatch):
     """A candidate that breaks the relaxation (fake error on Zr only) fails with its reason;
     the rest of its chunk is relaxed by the real model. An MD error is recorded likewise."""
-    from screening.flows import stages
+    from screening.flows import md_stage, stages
+    from screening.flows.select import select_for_md
     from screening.schemas.campaign import load_campaign
     from screening.store import ResultStore
     from screening.store.ranking import campaign_status
@@ -282,7 +283,7 @@ def test_failed_candidate_does_not_stop_its_chunk(tensornet, tiny_campaign, embe
     spec = load_campaign(tiny_campaign)
     store = ResultStore()
     stages.generate_stage(spec, store)
-    ids = stages.ids_at(store, "tiny", stages.GENERATED)
+    ids = store.candidates("tiny").ids_at(stages.GENERATED)
     real = stages.relax_batch
 
     def breaks_on_zr(structs, model, **kw):
@@ -300,14 +301,14 @@ def test_failed_candidate_does_not_stop_its_chunk(tensornet, tiny_campaign, embe
         "relax" in d and d["relax"]["energy_per_atom_ev"] < 0 for d in docs.values() if d is not zr
     )
 
-    chosen = stages.select_for_md(store, spec)
+    chosen = select_for_md(store, spec)
     assert zr["_id"] not in chosen and len(chosen) == 2
 
     def md_breaks(*a, **kw):
         raise ValueError("no thermostat")
 
-    monkeypatch.setattr(stages, "diffusion_series", md_breaks)
-    assert stages.md_candidate(chosen[0], store, tensornet, spec)["failed"]
+    monkeypatch.setattr(md_stage, "diffusion_series", md_breaks)
+    assert md_stage.md_candidate(chosen[0], store, tensornet, spec)["failed"]
     doc = store.db["candidates"].find_one({"_id": chosen[0]})
     assert doc["status"] == "failed" and doc["errors"] == ["md: ValueError: no thermostat"]
     assert doc["score"] == doc["score_pre_md"]
@@ -321,6 +322,7 @@ def test_stability_and_rank_makers(tensornet, embedded):
 
     from screening.flows import stages
     from screening.flows.makers import RankMaker, StabilityChunkMaker
+    from screening.flows.select import select_for_md
     from screening.generate.enumerate import Enumerator
     from screening.generate.parents import load_prototypes
     from screening.schemas.campaign import load_campaign
@@ -355,7 +357,7 @@ def test_stability_and_rank_makers(tensornet, embedded):
         print(f, st["e_hull_ev_per_atom"], st["decomposition"])
         assert 0.0 <= st["e_hull_ev_per_atom"] < 0.2
         assert set(st["decomposition"]) <= {"LiCl", "YCl3", "LiBr", "YBr3", f}
-    stages.select_for_md(
+    select_for_md(
         store, spec.model_copy(update={"funnel": spec.funnel.model_copy(update={"top_k_md": 0})})
     )
     summary = run_locally(RankMaker(top=5).make(str(path)), ensure_success=True, log=False)

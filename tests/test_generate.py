@@ -292,7 +292,7 @@ def test_cross_prototype_duplicates_marked_once(tmp_path):
     from conftest import rocksalt
     from pymatgen.core import Lattice, Structure
 
-    from screening.flows.stages import GENERATED, generate_stage, ids_at
+    from screening.flows.stages import GENERATED, generate_stage
     from screening.store import ResultStore
 
     conv = rocksalt(5.13)
@@ -317,8 +317,8 @@ def test_cross_prototype_duplicates_marked_once(tmp_path):
         twin = store.db["candidates"].find_one({"_id": d["duplicate_of"]})
         assert twin["formula"] == d["formula"] and twin["prototype"] != d["prototype"]
         assert "cscl" not in (twin["prototype"], d["prototype"])
-    assert len(ids_at(store, "dup", GENERATED)) == 4 and kept <= set(
-        ids_at(store, "dup", GENERATED)
+    assert len(store.candidates("dup").ids_at(GENERATED)) == 4 and kept <= set(
+        store.candidates("dup").ids_at(GENERATED)
     )
     again = generate_stage(spec, store)  # rerun: nothing new, same counts, same documents
     assert again["rejected_by_reason"]["structural_duplicate"] == 2

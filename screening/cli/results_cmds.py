@@ -45,7 +45,7 @@ def export(
         typer.echo(f"wrote {len(flat)} rows to {path}")
         return
     ids = [r["candidate_id"] for r in rows]
-    docs = {d["_id"]: d for d in store.db["candidates"].find({"_id": {"$in": ids}})}
+    docs = store.candidates(name).load(ids)
     if fmt == "json":
         path = out / f"{name}_top{top}.json"
         path.write_text(json.dumps([docs[i] for i in ids], default=str, indent=1))
@@ -68,7 +68,7 @@ def plot(
 
     store = ResultStore(read_only=True)
     candidate_id = store.resolve_candidate_id(candidate_id)
-    doc = store.db["candidates"].find_one({"_id": candidate_id}, {"artifacts": 1})
+    doc = store.candidates().get(candidate_id, fields=("artifacts",))
     keys = [k for k in doc.get("artifacts", []) if k.endswith(".png")]
     if not keys:
         raise ScreeningInputError(f"candidate {candidate_id!r}: no plots (it did not reach MD)")

@@ -7,7 +7,7 @@ import time
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from screening.flows.stages import _md_cell, equilibration_steps
+from screening.flows.md_stage import equilibration_steps, md_cell
 from screening.mlff.batch import evaluate
 from screening.mlff.registry import LoadedModel
 from screening.schemas.campaign import CampaignSpec
@@ -27,8 +27,8 @@ def md_eta(ids: list[str], store: ResultStore, model: LoadedModel, spec: Campaig
     """
     if not ids:
         return {}
-    doc = store.db["candidates"].find_one({"_id": ids[0]}, {"relax.structure": 1})
-    cell = _md_cell(Structure.from_dict(doc["relax"]["structure"]), spec.funnel.md_max_atoms)
+    doc = store.candidates(spec.name).get(ids[0], fields=("relax.structure",))
+    cell = md_cell(Structure.from_dict(doc["relax"]["structure"]), spec.funnel.md_max_atoms)
     atoms = AseAtomsAdaptor.get_atoms(cell)
     evaluate([atoms], model)  # warm-up (kernel compilation, allocator)
     t0 = time.perf_counter()
@@ -45,3 +45,17 @@ def md_eta(ids: list[str], store: ResultStore, model: LoadedModel, spec: Campaig
         "eta_s": per_step * steps * len(ids),
         "adaptive": f.md_target_n_eff is not None,
     }
+
+
+def md_eta_line(ids: list[str], store: ResultStore, model: LoadedModel, spec: CampaignSpec) -> str:
+    """One line before MD starts: what will run and how long it should take."""
+    if not ids:
+        return ""
+    eta = md_eta(ids, store, model, spec)
+    per = eta["seconds_per_step"] * eta["steps_per_candidate"]
+    cap = " at most (adaptive cap)" if eta["adaptive"] else ""
+    return (
+        f"md: {len(ids)} candidate(s) x {eta['steps_per_candidate']:,} steps{cap}; one step of "
+        f"{eta['formula']} ({eta['atoms']} atoms) takes {eta['seconds_per_step'] * 1000:.0f} "
+        f"ms -> ~{per / 60:.1f} min per candidate, ~{eta['eta_s'] / 60:.1f} min in total"
+    )

@@ -1,9 +1,15 @@
-"""Run a whole campaign on this machine (embedded store by default), resumable."""
+"""Run a whole campaign on this machine (embedded store by default), resumable.
+
+Walks :data:`screening.flows.funnel.FUNNEL` (or a copy given as ``funnel``): each stage's
+selection, then its chunks, each written and checkpointed before the next starts, so an
+interrupted run resumes where it stopped.
+"""
 
 from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Sequence
 from contextlib import contextmanager
 
 from rich.progress import (
@@ -15,23 +21,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from screening.flows.eta import md_eta
-from screening.flows.screen import (
-    ids_for_screen,
-    screen_chunk,
-    select_after_screen,
-    select_for_screen,
-)
-from screening.flows.stages import (
-    GENERATED,
-    generate_stage,
-    ids_at,
-    ids_selected,
-    md_candidate,
-    relax_chunk,
-    select_for_md,
-    stability_chunk,
-)
+from screening.flows.funnel import FUNNEL, Stage, active
 from screening.mlff.registry import LoadedModel
 from screening.schemas.campaign import CampaignSpec
 from screening.store.results import ResultStore
@@ -51,21 +41,21 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, old)
 
 
-def run_campaign(spec: CampaignSpec, store: ResultStore, model: LoadedModel) -> dict:
-    """Generate -> relax (chunks) -> [conduction screen] -> select top-K -> MD + diffusion.
+def run_campaign(
+    spec: CampaignSpec,
+    store: ResultStore,
+    model: LoadedModel,
+    *,
+    funnel: Sequence[Stage] = FUNNEL,
+) -> dict:
+    """Run every enabled stage of ``funnel`` in order (generate -> relax (+ stability) ->
+    [conduction screen] -> top-K -> MD + diffusion for the default funnel).
 
-    Every chunk is written and checkpointed before the next starts; an interrupted run
-    resumes where it stopped.
+    Returns the source stages' summaries by stage name and ``timings_s`` (seconds per
+    stage name).
     """
     summary: dict = {}
     timings: dict[str, float] = summary.setdefault("timings_s", {})
-    clock = [time.perf_counter()]
-
-    def lap(stage: str) -> None:
-        now = time.perf_counter()
-        timings[stage] = timings.get(stage, 0.0) + now - clock[0]
-        clock[0] = now
-
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -76,61 +66,41 @@ def run_campaign(spec: CampaignSpec, store: ResultStore, model: LoadedModel) -> 
     with _sigterm_as_interrupt(), Progress(*columns, transient=False) as progress:
         try:
             store.ensure_indexes()
-            summary["generate"] = generate_stage(spec, store)
-            lap("generate")
-            todo = ids_at(store, spec.name, GENERATED)
-            task = progress.add_task("relax", total=len(todo))
-            chunk = spec.funnel.chunk_size
-            for start in range(0, len(todo), chunk):
-                relax_chunk(todo[start : start + chunk], store, model, spec)
-                if spec.has_references:
-                    stability_chunk(todo[start : start + chunk], store, model, spec)
-                store.flush()
-                progress.advance(task, len(todo[start : start + chunk]))
-            lap("relax + stability" if spec.has_references else "relax")
-            if spec.funnel.screen_temperature_k:
-                select_for_screen(store, spec)
-                store.flush()
-                todo = ids_for_screen(store, spec.name)
-                task = progress.add_task(
-                    f"screen ({spec.funnel.screen_temperature_k:g} K)", total=len(todo)
-                )
-                for start in range(0, len(todo), chunk):
-                    screen_chunk(todo[start : start + chunk], store, model, spec)
-                    store.flush()
-                    progress.advance(task, len(todo[start : start + chunk]))
-                select_after_screen(store, spec)
-                lap("screen")
-            else:
-                select_for_md(store, spec)
-            store.flush()
-            todo = ids_selected(store, spec.name)
-            n_t = len(spec.funnel.md_temperatures_k)
-            if todo:
-                line = _eta_line(md_eta(todo, store, model, spec), len(todo))
-                progress.console.print(line, soft_wrap=True, markup=False)
-            task = progress.add_task(
-                f"md + diffusion ({len(todo)} x {n_t} temperatures)", total=len(todo) * n_t
-            )
-            for cid in todo:
-                done = progress.tasks[task].completed
-                md_candidate(
-                    cid, store, model, spec, on_temperature=lambda _t: progress.advance(task)
-                )
-                progress.update(task, completed=done + n_t)  # skipped or failed temperatures
-                store.flush()
-            lap("md + diffusion")
+            for stage in active(funnel, spec):
+                t0 = time.perf_counter()
+                _run_stage(stage, spec, store, model, progress, summary)
+                timings[stage.name] = time.perf_counter() - t0
         finally:
             store.flush()
     return summary
 
 
-def _eta_line(eta: dict, n: int) -> str:
-    """One line before MD starts: what will run and how long it should take."""
-    per = eta["seconds_per_step"] * eta["steps_per_candidate"]
-    cap = " at most (adaptive cap)" if eta["adaptive"] else ""
-    return (
-        f"md: {n} candidate(s) x {eta['steps_per_candidate']:,} steps{cap}; one step of "
-        f"{eta['formula']} ({eta['atoms']} atoms) takes {eta['seconds_per_step'] * 1000:.0f} "
-        f"ms -> ~{per / 60:.1f} min per candidate, ~{eta['eta_s'] / 60:.1f} min in total"
-    )
+def _run_stage(stage: Stage, spec, store, model, progress: Progress, summary: dict) -> None:
+    """One stage: a source runs once; a tier selects, then runs its chunks in order."""
+    if stage.takes is None:
+        summary[stage.name] = stage.run([], store, model if stage.needs_model else None, spec)
+        store.flush()
+        return
+    if stage.select is not None:
+        stage.select(store, spec)
+        store.flush()
+    ids = stage.ids(store, spec)
+    if ids and stage.announce is not None:
+        line = stage.announce(ids, store, model, spec)
+        if line:
+            progress.console.print(line, soft_wrap=True, markup=False)
+    units = stage.units(spec)
+    task = progress.add_task(stage.describe(spec, len(ids)), total=len(ids) * units)
+    size = stage.chunk_size(spec)
+    for start in range(0, len(ids), size):
+        chunk = ids[start : start + size]
+        done = progress.tasks[task].completed
+        stage.run(
+            chunk,
+            store,
+            model if stage.needs_model else None,
+            spec,
+            advance=lambda n=1: progress.advance(task, n),
+        )
+        progress.update(task, completed=done + len(chunk) * units)  # skipped work counts
+        store.flush()

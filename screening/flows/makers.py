@@ -1,16 +1,18 @@
-"""jobflow Makers for every stage and ``ScreeningFlowMaker`` composing the funnel.
+"""jobflow Makers that walk the funnel (:data:`screening.flows.funnel.FUNNEL`).
 
-Jobs take the campaign file and chunks of candidate ids, write results to the store and
-return small summaries; fan-out jobs replace themselves with one job per chunk
-(``Response(replace=...)``), so a 10^7-candidate campaign is ~10^4 jobs, not 10^7.
+``ScreeningFlowMaker`` turns each stage into jobs: a fan-out job runs the stage's selection
+and replaces itself with one :class:`ChunkMaker` job per chunk (``Response(replace=...)``),
+so a 10^7-candidate campaign is ~10^4 jobs, not 10^7. Jobs take the campaign file and
+chunks of candidate ids, write results to the store and return small summaries.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from jobflow import Flow, Maker, Response, job
 
+from screening.flows.funnel import FUNNEL_REF
 from screening.schemas.campaign import load_campaign
 
 
@@ -26,40 +28,36 @@ def _context(campaign_file: str, model: str | None = None):
 
 
 @dataclass
-class GenerateMaker(Maker):
-    """Enumerate + filter a campaign and store one document per survivor."""
+class ChunkMaker(Maker):
+    """One chunk of one funnel stage: ``stage.run(ids, ...)`` on a worker (the model is
+    loaded there when the stage needs it); returns the stage's small summary.
 
-    name: str = "generate"
-
-    @job
-    def make(self, campaign_file: str) -> dict:
-        from screening.flows.stages import generate_stage
-
-        spec, store, _ = _context(campaign_file)
-        store.ensure_indexes()
-        return generate_stage(spec, store)
-
-
-@dataclass
-class RelaxChunkMaker(Maker):
-    """Relax (and, with references, analyse stability of) one chunk of candidates.
-
-    Stability runs in the same job by default: it needs the model that is already loaded
-    and costs one phase-diagram construction per chunk, not a GPU round trip.
+    Parameters
+    ----------
+    stage : str
+        A stage name of the funnel at ``funnel``.
+    funnel : str
+        ``module:attribute`` of the funnel (default: :data:`screening.flows.funnel.FUNNEL`).
     """
 
-    name: str = "relax chunk"
-    with_stability: bool = True
+    name: str = "chunk"
+    stage: str = "relax"
+    funnel: str = FUNNEL_REF
+
+    def __post_init__(self) -> None:
+        from screening.flows.funnel import stage_named
+
+        stage_named(self.stage, self.funnel)  # ValueError now, not on a worker
 
     @job
     def make(self, campaign_file: str, ids: list[str]) -> dict:
-        from screening.flows.stages import relax_chunk, stability_chunk
+        from screening.flows.funnel import stage_named
 
+        stage = stage_named(self.stage, self.funnel)
         spec, store, model = _context(campaign_file)
-        m = model()
-        out = relax_chunk(ids, store, m, spec)
-        if self.with_stability and spec.has_references:
-            out.update(stability_chunk(ids, store, m, spec))
+        if stage.takes is None:  # a source: the first job of a campaign
+            store.ensure_indexes()
+        out = stage.run(ids, store, model() if stage.needs_model else None, spec)
         store.flush()
         return out
 
@@ -106,88 +104,45 @@ class RankMaker(Maker):
 
 
 @dataclass
-class MDChunkMaker(Maker):
-    """MD + diffusion + score for a chunk of selected candidates."""
-
-    name: str = "md chunk"
-
-    @job
-    def make(self, campaign_file: str, ids: list[str]) -> dict:
-        from screening.flows.stages import md_candidate
-
-        spec, store, model = _context(campaign_file)
-        m = model()
-        scores = {i: md_candidate(i, store, m, spec)["score"] for i in ids}
-        store.flush()
-        return {"scored": len(scores)}
-
-
-@dataclass
-class ScreenChunkMaker(Maker):
-    """Conduction screen (one batched short MD) for a chunk of candidates."""
-
-    name: str = "screen chunk"
-
-    @job
-    def make(self, campaign_file: str, ids: list[str]) -> dict:
-        from screening.flows.screen import screen_chunk
-
-        spec, store, model = _context(campaign_file)
-        out = screen_chunk(ids, store, model(), spec)
-        store.flush()
-        return out
-
-
-@dataclass
 class FanOutMaker(Maker):
-    """Replace itself by one chunk job per ``chunk_size`` candidates at a stage."""
+    """Run a stage's selection, then replace itself by one :class:`ChunkMaker` job per
+    chunk of the stage's candidates (best first: highest FireWorks priority)."""
 
     name: str = ""  # default: "<stage> fan-out"
     stage: str = "relax"
     category: str = "gpu"
-    priority: int = 1000
+    priority: int | None = None  # default: the stage's
+    funnel: str = FUNNEL_REF
 
     def __post_init__(self) -> None:
-        if self.stage not in ("relax", "screen", "md"):
-            raise ValueError(f"stage must be 'relax', 'screen' or 'md', got {self.stage!r}")
-        if self.priority < 0:
+        from screening.flows.funnel import stage_named
+
+        stage = stage_named(self.stage, self.funnel)
+        if stage.takes is None:
+            raise ValueError(f"stage {self.stage!r} is a source (runs once): nothing to fan out")
+        if self.priority is not None and self.priority < 0:
             raise ValueError(f"priority must be >= 0, got {self.priority}")
         self.name = self.name or f"{self.stage} fan-out"
 
     @job
-    def make(self, campaign_file: str, upstream: dict | None = None) -> Response:
-        from screening.flows.screen import ids_for_screen, select_after_screen, select_for_screen
-        from screening.flows.stages import GENERATED, ids_at, ids_selected, select_for_md
+    def make(self, campaign_file: str, upstream: dict | list | None = None) -> Response:
+        from screening.flows.funnel import stage_named
 
+        stage = stage_named(self.stage, self.funnel)
         spec, store, _ = _context(campaign_file)
-        if self.stage == "md":
-            if spec.funnel.screen_temperature_k:
-                select_after_screen(store, spec)
-            else:
-                select_for_md(store, spec)
+        if stage.select is not None:
+            stage.select(store, spec)
             store.flush()
-            ids = ids_selected(store, spec.name)  # best screen (or pre-MD) score first
-        elif self.stage == "screen":
-            select_for_screen(store, spec)
-            store.flush()
-            ids = ids_for_screen(store, spec.name)
-        else:
-            ids = ids_at(store, spec.name, GENERATED)
-        size = 1 if self.stage == "md" else spec.funnel.chunk_size
-        maker = {"relax": RelaxChunkMaker, "screen": ScreenChunkMaker, "md": MDChunkMaker}[
-            self.stage
-        ]()
+        ids = stage.ids(store, spec)
+        size = stage.chunk_size(spec)
+        maker = ChunkMaker(stage=self.stage, funnel=self.funnel)
         jobs = [maker.make(campaign_file, ids[i : i + size]) for i in range(0, len(ids), size)]
+        base = stage.priority if self.priority is None else self.priority
         for k, j in enumerate(jobs):
             j.name = f"{self.stage} {k + 1}/{len(jobs)}"  # the Firework's name in lpad
             # FireWorks runs the highest _priority first: best candidates, earliest chunks
             j.update_config(
-                {
-                    "manager_config": {
-                        "_category": self.category,
-                        "_priority": self.priority + len(jobs) - k,
-                    }
-                }
+                {"manager_config": {"_category": self.category, "_priority": base + len(jobs) - k}}
             )
         summary = {"chunks": len(jobs), "candidates": len(ids)}
         if not jobs:
@@ -197,27 +152,49 @@ class FanOutMaker(Maker):
 
 @dataclass
 class ScreeningFlowMaker(Maker):
-    """generate -> relax/stability chunks -> [screen chunks] -> select top-K -> MD chunks ->
-    rank."""
+    """The campaign's whole funnel as one jobflow Flow: each stage of the funnel in order
+    (a source stage as one job, every other as a fan-out over its chunks), then rank.
+
+    Parameters
+    ----------
+    gpu_category : str
+        FireWorks category of the stages that need the model.
+    cpu_category : str
+        Category of the others ("" = any worker).
+    funnel : str
+        ``module:attribute`` of the funnel to walk.
+    """
 
     name: str = "screening"
     gpu_category: str = "gpu"
-    relax_fanout: FanOutMaker = field(default_factory=lambda: FanOutMaker(stage="relax"))
-    screen_fanout: FanOutMaker = field(
-        default_factory=lambda: FanOutMaker(stage="screen", priority=1500)
-    )
-    md_fanout: FanOutMaker = field(default_factory=lambda: FanOutMaker(stage="md", priority=2000))
+    cpu_category: str = ""
+    funnel: str = FUNNEL_REF
     rank: RankMaker = field(default_factory=RankMaker)
+
+    def __post_init__(self) -> None:
+        from screening.flows.funnel import load_funnel
+
+        load_funnel(self.funnel)
 
     def make(self, campaign_file: str) -> Flow:
         """Build the funnel for a campaign file (validated now, not on a worker)."""
+        from screening.flows.funnel import active, load_funnel
+
         spec = load_campaign(campaign_file)
-        gen = GenerateMaker().make(campaign_file)
-        gpu = {"category": self.gpu_category}  # model-bound chunks go to GPU workers
-        relax = replace(self.relax_fanout, **gpu).make(campaign_file, gen.output)
-        jobs = [gen, relax]
-        if spec.funnel.screen_temperature_k:  # the conduction screen between relax and MD
-            jobs.append(replace(self.screen_fanout, **gpu).make(campaign_file, relax.output))
-        md = replace(self.md_fanout, **gpu).make(campaign_file, jobs[-1].output)
-        ranked = self.rank.make(campaign_file, md.output)
-        return Flow([*jobs, md, ranked], output=ranked.output, name=f"{self.name}: {spec.name}")
+        jobs, upstream = [], None
+        for stage in active(load_funnel(self.funnel), spec):
+            category = self.gpu_category if stage.needs_model else self.cpu_category
+            if stage.takes is None:
+                j = ChunkMaker(name=stage.name, stage=stage.name, funnel=self.funnel).make(
+                    campaign_file, []
+                )
+                if category:
+                    j.update_config({"manager_config": {"_category": category}})
+            else:
+                j = FanOutMaker(stage=stage.name, category=category, funnel=self.funnel).make(
+                    campaign_file, upstream
+                )
+            jobs.append(j)
+            upstream = j.output
+        ranked = self.rank.make(campaign_file, upstream)
+        return Flow([*jobs, ranked], output=ranked.output, name=f"{self.name}: {spec.name}")

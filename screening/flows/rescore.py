@@ -12,12 +12,7 @@ from screening.schemas.campaign import CampaignSpec
 from screening.schemas.results import ArrheniusResult, DiffusionResult
 from screening.store.results import ResultStore
 
-_FIELDS = {
-    "score": 1,
-    "score_pre_md": 1,
-    "score_e_hull_ev_per_atom": 1,
-    "diffusion": 1,
-}
+_FIELDS = ("score", "score_pre_md", "score_e_hull_ev_per_atom", "diffusion")
 
 
 def rescore_campaign(store: ResultStore, spec: CampaignSpec, *, tolerance: float = 1e-9) -> dict:
@@ -28,8 +23,8 @@ def rescore_campaign(store: ResultStore, spec: CampaignSpec, *, tolerance: float
     weights = spec.score
     updates: dict[str, dict] = {}
     n = 0
-    query = {"campaign": spec.name, "score": {"$exists": True}}
-    for d in store.db["candidates"].find(query, _FIELDS):
+    cands = store.candidates(spec.name)
+    for d in (d for page in cands.pages({"score": {"$exists": True}}, _FIELDS) for d in page):
         n += 1
         e_hull = d.get("score_e_hull_ev_per_atom")
         diff = d.get("diffusion")
@@ -47,6 +42,6 @@ def rescore_campaign(store: ResultStore, spec: CampaignSpec, *, tolerance: float
         if all(abs(new[k] - d.get(k, float("nan"))) <= tolerance for k in new):
             continue  # unchanged: nothing to write
         updates[d["_id"]] = new
-    store.set_fields("candidates", updates)
+    cands.record(updates)
     store.flush()
     return {"scored": n, "changed": len(updates)}

@@ -2,7 +2,7 @@
 multi-temperature series.
 
 ``select_for_screen`` sends the best ``funnel.screen_top_n`` stable candidates (by pre-MD
-score, as :func:`screening.flows.stages.select_for_md` ranks them) to the screen;
+score, as :func:`screening.flows.select.select_for_md` ranks them) to the screen;
 ``screen_chunk`` runs them together (:func:`screening.md.batched.run_md_batch`), analyses
 each run (D, or its 95 % upper bound) and scores it; ``select_after_screen`` sends the best
 ``funnel.top_k_md`` by screen score to the full series and finishes the rest with their
@@ -19,6 +19,8 @@ from pymatgen.core import Structure
 
 from screening.analysis.diffusion import analyse_trajectory
 from screening.analysis.score import NO_MD_SCORE, candidate_score
+from screening.flows.md_stage import equilibration_steps, md_cell
+from screening.flows.select import best_first, select_for_md
 from screening.md.batched import run_md_batch
 from screening.md.series import n_mobile_per_cm3
 from screening.mlff.registry import LoadedModel
@@ -36,25 +38,16 @@ DONE = CandidateStage.done.value
 
 def select_for_screen(store: ResultStore, spec: CampaignSpec) -> list[str]:
     """The best ``screen_top_n`` stable candidates go to the screen (best first)."""
-    from screening.flows.stages import select_for_md
-
     return select_for_md(store, spec, limit=spec.funnel.screen_top_n, stage=SELECTED_SCREEN)
 
 
-def ids_for_screen(store: ResultStore, campaign: str) -> list[str]:
+def ids_for_screen(store: ResultStore, spec: CampaignSpec) -> list[str]:
     """Candidates waiting for the screen, best pre-MD score first."""
-    cur = store.db["candidates"].find(
-        {"campaign": campaign, "stage": SELECTED_SCREEN}, {"_id": 1, "score_pre_md": 1}
-    )
-    return [
-        d["_id"] for d in sorted(cur, key=lambda d: (-d.get("score_pre_md", NO_MD_SCORE), d["_id"]))
-    ]
+    return best_first(store, spec.name, SELECTED_SCREEN, ("score_pre_md",))
 
 
 def _screen_runs(cells, model, spec, temps: list[float], ions: list[str]) -> list[tuple]:
     """Batched screen MD of ``cells``; (MDResult, DiffusionResult or None if it failed)."""
-    from screening.flows.stages import equilibration_steps
-
     f = spec.funnel
     runs = run_md_batch(
         cells,
@@ -80,24 +73,21 @@ def _screen_runs(cells, model, spec, temps: list[float], ions: list[str]) -> lis
 
 
 def screen_chunk(
-    ids: list[str], store: ResultStore, model: LoadedModel, spec: CampaignSpec
+    ids: list[str], store: ResultStore, model: LoadedModel, spec: CampaignSpec, **_
 ) -> dict:
     """Screen MD for one chunk (one batched run, plus one colder rerun of molten frameworks).
 
     Candidates no longer waiting for the screen (a rerun chunk) are skipped.
     """
-    from screening.flows.stages import _md_cell
-
     f = spec.funnel
-    docs = {
-        d["_id"]: d
-        for d in store.db["candidates"].find({"_id": {"$in": ids}, "stage": SELECTED_SCREEN})
-    }
+    cands = store.candidates(spec.name)
+    fields = ("relax.structure", "mobile_ion", "score_e_hull_ev_per_atom", "score_pre_md")
+    docs = cands.load(ids, fields=fields, stage=SELECTED_SCREEN)
     todo = [i for i in ids if i in docs]
     if not todo:
         return {"screened": 0, "already_done": len(ids)}
     cells = [
-        _md_cell(Structure.from_dict(docs[i]["relax"]["structure"]), f.md_max_atoms) for i in todo
+        md_cell(Structure.from_dict(docs[i]["relax"]["structure"]), f.md_max_atoms) for i in todo
     ]
     temps = [f.screen_temperature_k] * len(todo)
     ions = [docs[i].get("mobile_ion", spec.mobile_ion) for i in todo]
@@ -117,17 +107,14 @@ def screen_chunk(
             if res is not None and res.framework_mobile:
                 melted[k].append(colder)
     weights = spec.score
-    updates = {}
-    n_failed = 0
+    updates, failed = {}, {}
     for k, cid in enumerate(todo):
         md, res = results[k]
         d = docs[cid]
         e_hull = d.get("score_e_hull_ev_per_atom")
         still_molten = res is not None and res.framework_mobile
         if res is None:
-            n_failed += 1
-            updates[cid] = {
-                "stage": DONE,
+            failed[cid] = {
                 "status": "failed",
                 "errors": [f"screen: {md.failure_reason}"],
                 "score": d.get("score_pre_md", NO_MD_SCORE),
@@ -148,38 +135,32 @@ def screen_chunk(
             md_status=md.status,
             score=score,
         )
-        updates[cid] = {
-            "screen": doc.model_dump(mode="json"),
-            "score_screen": score,
-            "stage": SCREENED,
-        }
-    store.set_fields("candidates", updates)
-    return {"screened": len(todo) - n_failed, "failed": n_failed, "melted": len(melted)}
+        updates[cid] = {"screen": doc.model_dump(mode="json"), "score_screen": score}
+    cands.record(updates, stage=SCREENED)
+    cands.record(failed, stage=DONE)
+    return {"screened": len(updates), "failed": len(failed), "melted": len(melted)}
 
 
 def select_after_screen(store: ResultStore, spec: CampaignSpec) -> list[str]:
     """The best ``top_k_md`` screened candidates by screen score go to the full series (best
     first); the rest finish with their screen score (molten frameworks with their pre-MD
     score and the ``framework_melting`` error)."""
-    docs = list(
-        store.db["candidates"].find(
-            {"campaign": spec.name, "stage": SCREENED},
-            {"score_screen": 1, "score_pre_md": 1, "screen.framework_melting": 1},
-        )
-    )
+    cands = store.candidates(spec.name)
+    fields = ("score_screen", "score_pre_md", "screen.framework_melting")
+    docs = list(cands.load(cands.ids_at(SCREENED), fields=fields).values())
     conductors = [d for d in docs if not (d.get("screen") or {}).get("framework_melting")]
     conductors.sort(key=lambda d: (-d["score_screen"], d["_id"]))
     chosen = [d["_id"] for d in conductors[: spec.funnel.top_k_md]]
-    updates = {i: {"stage": SELECTED} for i in chosen}
+    finished = {}
     for d in docs:
-        if d["_id"] in updates:
+        if d["_id"] in chosen:
             continue
         molten = (d.get("screen") or {}).get("framework_melting")
-        updates[d["_id"]] = {
-            "stage": DONE,
+        finished[d["_id"]] = {
             "status": "completed",
             "score": d.get("score_pre_md", NO_MD_SCORE) if molten else d["score_screen"],
             **({"errors": ["screen: framework_melting"]} if molten else {}),
         }
-    store.set_fields("candidates", updates)
+    cands.record({i: {} for i in chosen}, stage=SELECTED)
+    cands.record(finished, stage=DONE)
     return chosen

@@ -51,24 +51,23 @@ def mp_reference_structures(chemsys: Iterable[str], spec: MPReferenceSpec, store
         One line: no API key, no network, or mp-api not installed, with the fix.
     """
     wanted = sorted(set(chemsys))
-    cached: dict[str, list] = {}
-    if store is not None:
-        for d in store.db["reference_structures"].find({"_id": {"$in": wanted}}):
-            if d.get("e_above_hull_max_ev", -1) >= spec.e_above_hull_max_ev:
-                cached[d["_id"]] = d["structures"]
-    missing = [c for c in wanted if c not in cached]
-    if missing:
-        fetched = _fetch(missing, spec)
-        cached.update(fetched)
-        if store is not None:
-            store.upsert(
-                "reference_structures",
-                (
-                    (c, {"structures": v, "e_above_hull_max_ev": spec.e_above_hull_max_ev}, {})
-                    for c, v in fetched.items()
-                ),
-            )
-    return [Structure.from_dict(s) for c in wanted for s in cached[c]]
+
+    def fetch(missing: list[str]) -> dict[str, dict]:
+        return {
+            c: {"structures": v, "e_above_hull_max_ev": spec.e_above_hull_max_ev}
+            for c, v in _fetch(missing, spec).items()
+        }
+
+    if store is None:
+        cached = fetch(wanted)
+    else:
+        cached = store.cached(
+            "reference_structures",
+            wanted,
+            fetch,
+            valid=lambda d: d.get("e_above_hull_max_ev", -1) >= spec.e_above_hull_max_ev,
+        )
+    return [Structure.from_dict(s) for c in wanted for s in cached[c]["structures"]]
 
 
 def check_mp_access(spec: MPReferenceSpec) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pymatgen.analysis.phase_diagram import PDEntry
 from pymatgen.core import Composition, Structure
@@ -13,6 +14,9 @@ from screening.mlff.registry import LoadedModel
 from screening.mlff.relax import relax_batch
 from screening.schemas.errors import ScreeningInputError
 from screening.schemas.structures import fingerprint, read_structure
+
+if TYPE_CHECKING:
+    from screening.store.results import ResultStore
 
 logger = logging.getLogger(__name__)
 _SUFFIXES = {".cif", ".json", ".vasp", ".poscar"}
@@ -38,13 +42,13 @@ class ReferenceSet:
     model : LoadedModel
         The same MLFF as the candidates (errors cancel).
     store : ResultStore, optional
-        Cache; without one, results live for this object only.
+        Cache (``ResultStore.cached``); without one, results live for this object only.
     fmax : float
         Relaxation threshold, eV/Å.
     """
 
     model: LoadedModel
-    store: object | None = None
+    store: ResultStore | None = None
     fmax: float = 0.05
     relaxed_count: int = field(default=0, init=False)
     _memory: dict = field(default_factory=dict, init=False)
@@ -55,30 +59,34 @@ class ReferenceSet:
     def entries(self, structures: list[Structure]) -> list[PDEntry]:
         """PDEntries (total MLFF energy of the relaxed cell) for the given phases."""
         keys = [self._key(s) for s in structures]
-        cached = dict(self._memory)
-        if self.store is not None:
-            for d in self.store.db["reference_phases"].find({"_id": {"$in": keys}}):
-                cached[d["_id"]] = d
-        todo = [(k, s) for k, s in zip(keys, structures, strict=True) if k not in cached]
-        if todo:
-            results = relax_batch([s for _, s in todo], self.model, fmax=self.fmax, max_steps=300)
-            self.relaxed_count += len(todo)
-            new = {}
-            for (k, s), r in zip(todo, results, strict=True):
-                new[k] = {
-                    "formula": s.composition.formula,
+        by_key = dict(zip(keys, structures, strict=True))
+
+        def relax(missing: list[str]) -> dict[str, dict]:
+            results = relax_batch(
+                [by_key[k] for k in missing], self.model, fmax=self.fmax, max_steps=300
+            )
+            self.relaxed_count += len(missing)
+            return {
+                k: {
+                    "formula": by_key[k].composition.formula,
                     "energy_ev": r.energy_ev,
                     "energy_per_atom_ev": r.energy_per_atom_ev,
                     "model": self.model.name,
                     "structure_hash": k.split(":")[-1],
-                    "chemsys": s.composition.chemical_system,
+                    "chemsys": by_key[k].composition.chemical_system,
                     "structure": r.structure,
                     "converged": r.converged,
                 }
-            cached.update(new)
-            if self.store is not None:
-                self.store.upsert("reference_phases", ((k, v, {}) for k, v in new.items()))
-                self.store.flush()
+                for k, r in zip(missing, results, strict=True)
+            }
+
+        todo = [k for k in by_key if k not in self._memory]
+        cached = {k: self._memory[k] for k in keys if k in self._memory}
+        if todo:
+            if self.store is None:
+                cached.update(relax(todo))
+            else:
+                cached.update(self.store.cached("reference_phases", todo, relax))
         self._memory.update({k: cached[k] for k in keys})
         return [
             PDEntry(

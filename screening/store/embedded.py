@@ -125,7 +125,9 @@ class TrackedServerStore(ServerStore):
     """A mongomock ServerStore that records which documents change."""
 
     def __init__(self) -> None:
-        super().__init__()
+        # not super().__init__(): mongomock_persistence replaces it with one that loads
+        # $MONGOMOCK_SERVERSTORE_FILE (the LaunchPad file) into the store
+        self._databases: dict = {}
         self.tracker = _Tracker()
 
     def __getitem__(self, db_name: str) -> DatabaseStore:

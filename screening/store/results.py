@@ -9,9 +9,8 @@ through ``insert_many``) — identical resulting documents, ~100x faster than ``
 
 from __future__ import annotations
 
-import copy
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +22,32 @@ INDEX_FILE = Path(__file__).resolve().parents[1] / "data" / "indexes.json"
 """Indexes declared once, shipped inside the package (an installed wheel has no db/)."""
 
 
+def plain_copy(value: Any) -> Any:
+    """Copy of a document's value: dicts and lists copied, scalars (immutable) shared.
+    Several times faster than ``copy.deepcopy`` on documents (no memo)."""
+    if isinstance(value, dict):
+        return {k: plain_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain_copy(v) for v in value]
+    return value
+
+
 def _merge(doc: dict, fields: Mapping[str, Any]) -> None:
-    """Apply ``$set``-style fields (dotted paths allowed) to a document in place."""
+    """Apply ``$set``-style fields (dotted paths allowed) to a document in place; the
+    nested dicts along a dotted path are copied first, so a shallow copy of a stored
+    document can be merged without touching the stored one."""
     for k, v in fields.items():
         if "." in k:
-            _set_path(doc, k, v)
+            _set_path(doc, k, plain_copy(v))
         else:
-            doc[k] = v
+            doc[k] = plain_copy(v)
 
 
 def _set_path(doc: dict, dotted: str, value: Any) -> None:
     parts = dotted.split(".")
     for p in parts[:-1]:
-        doc = doc.setdefault(p, {})
+        doc[p] = dict(doc.get(p) or {})
+        doc = doc[p]
     doc[parts[-1]] = value
 
 
@@ -129,19 +141,59 @@ class ResultStore:
 
     @staticmethod
     def _existing(raw, ids: list[str]) -> dict[str, dict]:
-        """Deep copies of the stored documents among ``ids`` (embedded backend).
+        """Shallow copies of the stored documents among ``ids`` (embedded backend): the
+        merge replaces top-level values and copies dicts along dotted paths, so the stored
+        documents are never modified in place.
 
         Reads mongomock's document dict directly: its ``__contains__`` takes a lock and
         sweeps TTL indexes on every call, which cost as much as the insert itself.
         """
         docs = getattr(raw, "_documents", None)
         if docs is None:  # another mongomock layout: the public (slower) path
-            return {i: copy.deepcopy(raw[i]) for i in ids if i in raw}
-        return {i: copy.deepcopy(docs[i]) for i in ids if i in docs}
+            return {i: dict(raw[i]) for i in ids if i in raw}
+        return {i: dict(docs[i]) for i in ids if i in docs}
 
     def set_fields(self, collection: str, updates: Mapping[str, Mapping[str, Any]]) -> int:
         """``$set`` stage fields (e.g. ``{"relax": {...}, "stage": "relaxed"}``) by id."""
         return self.upsert(collection, ((i, s, {}) for i, s in updates.items()))
+
+    def candidates(self, campaign: str | None = None, *, page_size: int = 2000):
+        """The :class:`~screening.store.candidates.CandidateStore` of a campaign (None: all
+        campaigns, for lookups by id)."""
+        from screening.store.candidates import CandidateStore
+
+        return CandidateStore(self, campaign, page_size=page_size)
+
+    def save_campaign(self, name: str, *, spec: Mapping[str, Any], **fields: Any) -> None:
+        """Create the campaign's document (its spec, insert-only) and set ``fields``
+        (dotted paths allowed, e.g. ``{"counts.generate": {...}}``)."""
+        self.upsert("campaigns", [(name, fields, {"name": name, "spec": dict(spec)})])
+
+    def cached(
+        self,
+        collection: str,
+        keys: list[str],
+        compute: Callable[[list[str]], Mapping[str, Mapping[str, Any]]],
+        *,
+        valid: Callable[[Mapping[str, Any]], bool] | None = None,
+    ) -> dict[str, dict]:
+        """Cached compute: the documents of ``keys`` from ``collection``; those missing (or
+        not ``valid``) are computed by ``compute(missing_keys) -> {key: fields}``, upserted
+        and checkpointed. Returns ``{key: document}`` for every key ``compute`` produced or
+        the cache held."""
+        found = {
+            d["_id"]: d
+            for d in self.db[collection].find({"_id": {"$in": list(keys)}})
+            if valid is None or valid(d)
+        }
+        missing = [k for k in dict.fromkeys(keys) if k not in found]
+        if missing:
+            new = compute(missing)
+            if new:
+                self.upsert(collection, ((k, v, {}) for k, v in new.items()))
+                self.flush()
+            found.update({k: {"_id": k, **v} for k, v in new.items()})
+        return found
 
     def put_artifact(self, key: str, data: bytes, **meta: Any) -> None:
         """Store a binary artifact (MSD curves, trajectories, PNG plots) outside candidates."""

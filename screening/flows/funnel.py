@@ -1,0 +1,194 @@
+"""The funnel, declared once: an ordered list of stages that both runners walk.
+
+``screening campaign run`` (:func:`screening.flows.local.run_campaign`) and
+``ScreeningFlowMaker`` (jobflow / FireWorks) read :data:`FUNNEL` and nothing else to know
+what runs, in which order, on which candidates and in chunks of what size. A stage is one
+pure function over a chunk of candidate ids plus one entry here (README: "Adding a
+stage"). A stage with ``takes=None`` is a source: it runs once, with no ids.
+
+Heavy modules (pymatgen, the MLFF stack) load when a stage first runs, not when this module
+is imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from screening.schemas.documents import CandidateStage
+
+FUNNEL_REF = "screening.flows.funnel:FUNNEL"
+"""Where the runners find the funnel (a copy with more stages can be named instead)."""
+
+
+def _call(ref: str) -> Callable[..., Any]:
+    """A lazy ``module:function`` reference (imports on first call)."""
+    module, name = ref.split(":")
+
+    def call(*args, **kwargs):
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.ref = ref
+    return call
+
+
+def _every(_spec) -> bool:
+    return True
+
+
+def _chunk_size(spec) -> int:
+    return spec.funnel.chunk_size
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One tier of the funnel.
+
+    Attributes
+    ----------
+    name : str
+        Unique; names the jobs (``relax 3/10``) and the progress bar.
+    run : callable
+        ``run(ids, store, model, spec, *, advance=None) -> dict``: does the tier's work on
+        a chunk, records it through the campaign's candidate store and returns a small
+        summary. ``advance(n)`` reports progress in :attr:`units` per candidate.
+    takes, gives : str or None
+        The candidate stage (:class:`~screening.schemas.documents.CandidateStage`) it
+        reads and the one it moves candidates to; ``takes=None``: a source run once.
+    needs_model : bool
+        Loads the MLFF (FireWorks category ``gpu``).
+    chunk_size : callable
+        ``chunk_size(spec) -> int`` candidates per chunk (one FireWorks job each).
+    enabled : callable
+        ``enabled(spec) -> bool``; a disabled stage is skipped by both runners.
+    select : callable or None
+        ``select(store, spec)``: the policy that moves candidates into ``takes`` (runs once
+        before the stage, e.g. top-K by score).
+    order : callable or None
+        ``order(store, spec) -> ids`` best first; default: ids at ``takes`` in id order.
+    units : callable
+        Progress units per candidate (``units(spec)``; MD: one per temperature).
+    label : callable or None
+        ``label(spec, n) -> str`` for the progress bar; default: the name.
+    announce : callable or None
+        ``announce(ids, store, model, spec) -> str``: one line printed before the local
+        runner starts the stage (MD: its time estimate).
+    priority : int
+        FireWorks priority base (later, costlier tiers first).
+    """
+
+    name: str
+    run: Callable[..., dict]
+    takes: str | None = None
+    gives: str | None = None
+    needs_model: bool = True
+    chunk_size: Callable[[Any], int] = _chunk_size
+    enabled: Callable[[Any], bool] = _every
+    select: Callable[..., Any] | None = None
+    order: Callable[..., list[str]] | None = None
+    units: Callable[[Any], int] = lambda spec: 1
+    label: Callable[[Any, int], str] | None = None
+    announce: Callable[..., str] | None = None
+    priority: int = 1000
+
+    def ids(self, store, spec) -> list[str]:
+        """The ids this stage works on now (after :attr:`select`), best first."""
+        if self.order is not None:
+            return self.order(store, spec)
+        return store.candidates(spec.name).ids_at(self.takes)
+
+    def describe(self, spec, n: int) -> str:
+        """Progress-bar label."""
+        return self.label(spec, n) if self.label else self.name
+
+
+def _screen_enabled(spec) -> bool:
+    return bool(spec.funnel.screen_temperature_k)
+
+
+def _select_md(store, spec) -> list[str]:
+    """Top-K to the full MD: by screen score after a screen, else by pre-MD score."""
+    if _screen_enabled(spec):
+        return _call("screening.flows.screen:select_after_screen")(store, spec)
+    return _call("screening.flows.select:select_for_md")(store, spec)
+
+
+FUNNEL: tuple[Stage, ...] = (
+    Stage(
+        name="generate",
+        run=_call("screening.flows.stages:generate_job"),
+        gives=CandidateStage.generated.value,
+        needs_model=False,
+    ),
+    Stage(
+        name="relax",
+        run=_call("screening.flows.stages:relax_stage"),
+        takes=CandidateStage.generated.value,
+        gives=CandidateStage.relaxed.value,
+        label=lambda spec, n: "relax + stability" if spec.has_references else "relax",
+    ),
+    Stage(
+        name="screen",
+        run=_call("screening.flows.screen:screen_chunk"),
+        takes=CandidateStage.selected_for_screen.value,
+        gives=CandidateStage.screened.value,
+        enabled=_screen_enabled,
+        select=_call("screening.flows.screen:select_for_screen"),
+        order=_call("screening.flows.screen:ids_for_screen"),
+        label=lambda spec, n: f"screen ({spec.funnel.screen_temperature_k:g} K)",
+        priority=1500,
+    ),
+    Stage(
+        name="md",
+        run=_call("screening.flows.md_stage:md_stage"),
+        takes=CandidateStage.selected_for_md.value,
+        gives=CandidateStage.done.value,
+        chunk_size=lambda spec: 1,
+        select=_select_md,
+        order=_call("screening.flows.select:ids_selected"),
+        units=lambda spec: len(spec.funnel.md_temperatures_k),
+        label=lambda spec, n: (
+            f"md + diffusion ({n} x {len(spec.funnel.md_temperatures_k)} temperatures)"
+        ),
+        announce=_call("screening.flows.eta:md_eta_line"),
+        priority=2000,
+    ),
+)
+"""generate -> relax (+ stability) -> [conduction screen] -> full MD + diffusion."""
+
+
+def load_funnel(ref: str = FUNNEL_REF) -> Sequence[Stage]:
+    """The funnel at ``module:attribute`` (checked: stages with unique names)."""
+    module, _, attr = ref.partition(":")
+    try:
+        funnel = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ValueError(f"funnel {ref!r}: cannot import ({exc})") from None
+    names = [s.name for s in funnel]
+    if len(set(names)) != len(names) or not all(isinstance(s, Stage) for s in funnel):
+        raise ValueError(f"funnel {ref!r}: expected Stage objects with unique names")
+    return funnel
+
+
+def stage_named(name: str, ref: str = FUNNEL_REF) -> Stage:
+    """The stage called ``name`` in the funnel at ``ref``.
+
+    Raises
+    ------
+    ValueError
+        No such stage (the message lists the stages).
+    """
+    funnel = load_funnel(ref)
+    for s in funnel:
+        if s.name == name:
+            return s
+    names = ", ".join(repr(s.name) for s in funnel)
+    raise ValueError(f"stage must be one of {names}, got {name!r}")
+
+
+def active(funnel: Sequence[Stage], spec) -> list[Stage]:
+    """The stages a campaign runs, in order."""
+    return [s for s in funnel if s.enabled(spec)]
