@@ -87,7 +87,7 @@ def test_toy_stage_runs_under_both_runners(tmp_path, tensornet):
         str(toy_campaign(tmp_path, "toy-jobflow"))
     )
     assert [j.name for j in flow.jobs] == [
-        "generate",
+        "generate fan-out",
         "relax fan-out",
         "tag fan-out",
         "md fan-out",

@@ -95,14 +95,14 @@ def test_1_fireworks_survive_process_boundaries_and_sigkill(tmp_path, tensornet)
     run([SCREENING, "campaign", "submit", camp], env=env, cwd=tmp_path)
     run([SCREENING, "db", "launchpad-file", "my_launchpad.yaml"], env=env, cwd=tmp_path)
     lp = ["-l", "my_launchpad.yaml"]
-    # generate, then the relax fan-out (needs generate's output) in two processes
-    for _ in range(2):
+    # the generate fan-out, its shard job, then the relax fan-out, in three processes
+    for _ in range(3):
         run([BIN / "rlaunch", *lp, "singleshot"], env=env, cwd=tmp_path)
     fws = json.loads(
         run([BIN / "lpad", *lp, "get_fws", "-d", "more"], env=env, cwd=tmp_path).stdout
     )
     assert "FIZZLED" not in {f["state"] for f in fws}
-    assert {f["name"]: f["state"] for f in fws}["generate"] == "COMPLETED"
+    assert {f["name"]: f["state"] for f in fws}["generate 1/1"] == "COMPLETED"
     # rapidfire, killed with SIGKILL as soon as a relax chunk is on disk
     db = data / "db.json"
     proc = subprocess.Popen(

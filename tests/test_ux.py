@@ -597,8 +597,14 @@ def test_12_gpu_category_reaches_every_model_bound_fan_out(tmp_path):
     camp = write_campaign(tmp_path, funnel={"screen_temperature_k": 900, "screen_steps": 1000})
     flow = ScreeningFlowMaker(gpu_category="h100").make(str(camp))
     fan = {j.name: j.function.__self__ for j in flow.jobs if j.name.endswith("fan-out")}
-    assert set(fan) == {"relax fan-out", "screen fan-out", "md fan-out"}
-    assert all(isinstance(m, FanOutMaker) and m.category == "h100" for m in fan.values())
+    assert set(fan) == {"generate fan-out", "relax fan-out", "screen fan-out", "md fan-out"}
+    assert all(isinstance(m, FanOutMaker) for m in fan.values())
+    assert {n: m.category for n, m in fan.items()} == {
+        "generate fan-out": "",  # no prescreen: generation needs no model (any worker)
+        "relax fan-out": "h100",
+        "screen fan-out": "h100",
+        "md fan-out": "h100",
+    }
 
 
 def test_help_imports_no_heavy_library(tmp_path):

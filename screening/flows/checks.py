@@ -30,6 +30,12 @@ def campaign_warnings(spec: CampaignSpec, enumerator: Enumerator | None = None) 
             "(energy above the lowest relaxed candidate of the same formula), so candidates "
             "of different formulas tie before MD; ties go to the higher mobile-ion density"
         )
+    if f.prescreen and not spec.has_references:
+        out.append(
+            "prescreen without reference phases: its E_hull estimate is the unrelaxed energy "
+            "above the lowest candidate of the same formula in the shard, so it only ranks "
+            "orderings of one composition; a composition alone in its shard always passes"
+        )
     runs = [("funnel.md_steps", f.md_steps)]
     if f.screen_temperature_k:
         runs.append(("funnel.screen_steps", f.screen_steps))

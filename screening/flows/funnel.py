@@ -4,7 +4,7 @@
 ``ScreeningFlowMaker`` (jobflow / FireWorks) read :data:`FUNNEL` and nothing else to know
 what runs, in which order, on which candidates and in chunks of what size. A stage is one
 pure function over a chunk of candidate ids plus one entry here (README: "Adding a
-stage"). A stage with ``takes=None`` is a source: it runs once, with no ids.
+stage"). The generate tier's items are shard keys instead of candidate ids.
 
 Heavy modules (pymatgen, the MLFF stack) load when a stage first runs, not when this module
 is imported.
@@ -57,9 +57,11 @@ class Stage:
         summary. ``advance(n)`` reports progress in :attr:`units` per candidate.
     takes, gives : str or None
         The candidate stage (:class:`~screening.schemas.documents.CandidateStage`) it
-        reads and the one it moves candidates to; ``takes=None``: a source run once.
-    needs_model : bool
-        Loads the MLFF (FireWorks category ``gpu``).
+        reads (or a tuple of stages: any of them) and the one it moves candidates to;
+        ``takes=None``: a source, run once (or, with :attr:`order`, over the items that
+        ``order`` lists, e.g. generation shards).
+    needs_model : bool or callable
+        Loads the MLFF (FireWorks category ``gpu``); or ``needs_model(spec) -> bool``.
     chunk_size : callable
         ``chunk_size(spec) -> int`` candidates per chunk (one FireWorks job each).
     enabled : callable
@@ -82,9 +84,9 @@ class Stage:
 
     name: str
     run: Callable[..., dict]
-    takes: str | None = None
+    takes: str | tuple[str, ...] | None = None
     gives: str | None = None
-    needs_model: bool = True
+    needs_model: bool | Callable[[Any], bool] = True
     chunk_size: Callable[[Any], int] = _chunk_size
     enabled: Callable[[Any], bool] = _every
     select: Callable[..., Any] | None = None
@@ -93,6 +95,15 @@ class Stage:
     label: Callable[[Any, int], str] | None = None
     announce: Callable[..., str] | None = None
     priority: int = 1000
+
+    def uses_model(self, spec) -> bool:
+        """Whether this campaign's run of the stage loads the model."""
+        return self.needs_model(spec) if callable(self.needs_model) else self.needs_model
+
+    @property
+    def source(self) -> bool:
+        """Runs once, on no ids."""
+        return self.takes is None and self.order is None
 
     def ids(self, store, spec) -> list[str]:
         """The ids this stage works on now (after :attr:`select`), best first."""
@@ -103,6 +114,10 @@ class Stage:
     def describe(self, spec, n: int) -> str:
         """Progress-bar label."""
         return self.label(spec, n) if self.label else self.name
+
+
+def _prescreen_enabled(spec) -> bool:
+    return spec.funnel.prescreen
 
 
 def _screen_enabled(spec) -> bool:
@@ -119,15 +134,20 @@ def _select_md(store, spec) -> list[str]:
 FUNNEL: tuple[Stage, ...] = (
     Stage(
         name="generate",
-        run=_call("screening.flows.stages:generate_job"),
+        run=_call("screening.flows.shards:generate_shards"),
         gives=CandidateStage.generated.value,
-        needs_model=False,
+        needs_model=_prescreen_enabled,
+        chunk_size=lambda spec: 1,
+        order=_call("screening.flows.shards:shard_keys"),
+        label=lambda spec, n: f"generate ({n} shard(s))",
+        priority=500,
     ),
     Stage(
         name="relax",
         run=_call("screening.flows.stages:relax_stage"),
-        takes=CandidateStage.generated.value,
+        takes=(CandidateStage.prescreened.value, CandidateStage.generated.value),
         gives=CandidateStage.relaxed.value,
+        select=_call("screening.flows.shards:dedup_select"),
         label=lambda spec, n: "relax + stability" if spec.has_references else "relax",
     ),
     Stage(
@@ -157,7 +177,8 @@ FUNNEL: tuple[Stage, ...] = (
         priority=2000,
     ),
 )
-"""generate -> relax (+ stability) -> [conduction screen] -> full MD + diffusion."""
+"""generate (shards, [prescreen]) -> relax (+ stability) -> [conduction screen] -> full MD +
+diffusion."""
 
 
 def load_funnel(ref: str = FUNNEL_REF) -> Sequence[Stage]:

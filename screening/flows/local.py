@@ -77,8 +77,9 @@ def run_campaign(
 
 def _run_stage(stage: Stage, spec, store, model, progress: Progress, summary: dict) -> None:
     """One stage: a source runs once; a tier selects, then runs its chunks in order."""
-    if stage.takes is None:
-        summary[stage.name] = stage.run([], store, model if stage.needs_model else None, spec)
+    use = model if stage.uses_model(spec) else None
+    if stage.source:
+        summary[stage.name] = stage.run([], store, use, spec)
         store.flush()
         return
     if stage.select is not None:
@@ -95,12 +96,6 @@ def _run_stage(stage: Stage, spec, store, model, progress: Progress, summary: di
     for start in range(0, len(ids), size):
         chunk = ids[start : start + size]
         done = progress.tasks[task].completed
-        stage.run(
-            chunk,
-            store,
-            model if stage.needs_model else None,
-            spec,
-            advance=lambda n=1: progress.advance(task, n),
-        )
+        stage.run(chunk, store, use, spec, advance=lambda n=1: progress.advance(task, n))
         progress.update(task, completed=done + len(chunk) * units)  # skipped work counts
         store.flush()

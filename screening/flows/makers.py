@@ -51,13 +51,13 @@ class ChunkMaker(Maker):
 
     @job
     def make(self, campaign_file: str, ids: list[str]) -> dict:
-        from screening.flows.funnel import stage_named
+        from screening.flows.funnel import load_funnel, stage_named
 
         stage = stage_named(self.stage, self.funnel)
         spec, store, model = _context(campaign_file)
-        if stage.takes is None:  # a source: the first job of a campaign
-            store.ensure_indexes()
-        out = stage.run(ids, store, model() if stage.needs_model else None, spec)
+        if stage is load_funnel(self.funnel)[0]:
+            store.ensure_indexes()  # the campaign's first jobs
+        out = stage.run(ids, store, model() if stage.uses_model(spec) else None, spec)
         store.flush()
         return out
 
@@ -118,7 +118,7 @@ class FanOutMaker(Maker):
         from screening.flows.funnel import stage_named
 
         stage = stage_named(self.stage, self.funnel)
-        if stage.takes is None:
+        if stage.source:
             raise ValueError(f"stage {self.stage!r} is a source (runs once): nothing to fan out")
         if self.priority is not None and self.priority < 0:
             raise ValueError(f"priority must be >= 0, got {self.priority}")
@@ -183,8 +183,8 @@ class ScreeningFlowMaker(Maker):
         spec = load_campaign(campaign_file)
         jobs, upstream = [], None
         for stage in active(load_funnel(self.funnel), spec):
-            category = self.gpu_category if stage.needs_model else self.cpu_category
-            if stage.takes is None:
+            category = self.gpu_category if stage.uses_model(spec) else self.cpu_category
+            if stage.source:
                 j = ChunkMaker(name=stage.name, stage=stage.name, funnel=self.funnel).make(
                     campaign_file, []
                 )

@@ -9,72 +9,40 @@ order and wiring of the stages is :data:`screening.flows.funnel.FUNNEL`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 from pymatgen.core import Structure
 
-from screening.generate.enumerate import Enumerator, build_structure, candidate_id
-from screening.generate.parents import load_prototypes
 from screening.mlff.registry import LoadedModel
 from screening.mlff.relax import relax_batch
 from screening.schemas.campaign import CampaignSpec
-from screening.schemas.documents import CandidateStage, new_candidate
+from screening.schemas.documents import CandidateStage
 from screening.store.results import ResultStore
 
 logger = logging.getLogger(__name__)
 
 GENERATED = CandidateStage.generated.value
+PRESCREENED = CandidateStage.prescreened.value
 RELAXED = CandidateStage.relaxed.value
 SELECTED = CandidateStage.selected_for_md.value
 DONE = CandidateStage.done.value
 _STABILITY_FIELDS = ("status", "stability", "relax", "chemsys", "mobile_ion")
 
 
-def generate_stage(spec: CampaignSpec, store: ResultStore) -> dict:
-    """Enumerate survivors and upsert one document each (insert-only fields)."""
-    enum = Enumerator(spec, load_prototypes(spec))
+def generate_stage(spec: CampaignSpec, store: ResultStore, model=None) -> dict:
+    """Generate every shard of a campaign in turn, then mark cross-prototype duplicates
+    (what the funnel's generate tier and the relax tier's selection do, in one call).
 
-    def ops() -> Iterator:
-        for ref in enum:
-            s = build_structure(ref, enum)
-            yield (
-                ref.candidate_id,
-                {},
-                new_candidate(
-                    candidate_id=ref.candidate_id,
-                    structure_key=candidate_id(
-                        enum.prototypes[ref.prototype].fingerprint, ref.substitution, ref.ordering
-                    ),
-                    campaign=spec.name,
-                    formula=ref.formula,
-                    chemsys=s.composition.chemical_system,
-                    prototype=enum.prototypes[ref.prototype].name,
-                    substitution=ref.substitution,
-                    ordering=ref.ordering,
-                    ordering_ewald_ev=s.properties.get("ordering_ewald_ev"),
-                    mobile_ion=enum.mobile_species(ref),
-                    n_atoms=len(s),
-                    structure=s.as_dict(),
-                ),
-            )
+    Returns the campaign's generation counts summed over its shards (``enumerated``,
+    ``passed``, ``rejected_by_reason``, ``stored``...) and ``written`` (new documents).
+    """
+    from screening.flows.shards import generate_shards, shard_keys
 
-    cands = store.candidates(spec.name)
-    n = cands.add(ops())
-    counts = enum.summary()
+    if spec.funnel.prescreen and model is None:
+        raise ValueError("the campaign has a prescreen: generate_stage needs the model")
+    written = generate_shards(shard_keys(store, spec), store, model, spec)["written"]
     dedup_stage(spec, store)
-    dups = cands.count({"status": "duplicate"})
-    counts["rejected_by_reason"] = {
-        **counts["rejected_by_reason"],
-        **({"structural_duplicate": dups} if dups else {}),
-    }
-    store.save_campaign(spec.name, spec=spec.model_dump(mode="json"), **{"counts.generate": counts})
     store.flush()
-    return {**counts, "written": n}
-
-
-def generate_job(ids: list[str], store: ResultStore, model, spec: CampaignSpec, **_) -> dict:
-    """The funnel's source stage (runs once, no ids, no model): :func:`generate_stage`."""
-    return generate_stage(spec, store)
+    return {**store.shard_totals(spec.name), "written": written}
 
 
 def dedup_stage(spec: CampaignSpec, store: ResultStore) -> int:
@@ -111,7 +79,7 @@ def relax_chunk(ids: list[str], store: ResultStore, model: LoadedModel, spec: Ca
     """
     cands = store.candidates(spec.name)
     # a rerun chunk (FireWorks lost-run recovery, resumed campaign) skips recorded work
-    docs = cands.load(ids, fields=("structure",), stage=GENERATED)
+    docs = cands.load(ids, fields=("structure",), stage=(GENERATED, PRESCREENED))
     todo = [i for i in ids if i in docs]
     done, ids = len(ids) - len(todo), todo
     if not ids:

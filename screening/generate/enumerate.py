@@ -155,15 +155,27 @@ class Enumerator:
             groups.append(Group(mobile_sites, removed, 0.0, self.spec.compensation.max_orderings))
         return rank_orderings(self._rankers[p], base, groups) if groups else [Ordering((), 0.0)]
 
-    def _maps(self, p: int, exact: bool = True) -> Iterator[tuple[str, tuple, int, int, str]]:
-        """Yield (substitution, options, removed, n_orderings, formula) or count rejections;
-        ``exact=False`` (sizing) counts orderings by their upper bound, with no Ewald work."""
+    def _options(self, p: int) -> list[list[tuple]]:
+        proto = self.prototypes[p]
+        return [_element_options(el, len(proto.sites[el]), self.spec) for el in sorted(proto.sites)]
+
+    def n_maps(self, p: int) -> int:
+        """Substitution maps of prototype ``p`` (before any filter): the size of the index
+        space that shards split."""
+        return math.prod(len(o) for o in self._options(p))
+
+    def _maps(
+        self, p: int, exact: bool = True, start: int = 0, stop: int | None = None
+    ) -> Iterator[tuple[str, tuple, int, int, str]]:
+        """Yield (substitution, options, removed, n_orderings, formula) or count rejections,
+        for the maps of index ``start`` to ``stop`` (all by default); ``exact=False``
+        (sizing) counts orderings by their upper bound, with no Ewald work."""
         proto = self.prototypes[p]
         elements = sorted(proto.sites)
-        per_el = [_element_options(el, len(proto.sites[el]), self.spec) for el in elements]
+        per_el = self._options(p)
         mobile = self.spec.mobile_ion
         n_sites = len(proto.structure)
-        for combo in itertools.product(*per_el):
+        for combo in _product_range(per_el, start, self.n_maps(p) if stop is None else stop):
             key = []
             counts: Counter = Counter()
             cations, anions, pairs = set(), set(), []
@@ -252,6 +264,16 @@ class Enumerator:
                         formula,
                     )
 
+    def iter_shard(self, p: int, start: int, stop: int) -> Iterator[CandidateRef]:
+        """Surviving candidates of prototype ``p``'s maps ``start`` to ``stop`` (a shard),
+        in the order :meth:`__iter__` gives them; counts accumulate as for a full pass."""
+        fp = self.prototypes[p].fingerprint
+        for text, combo, removed, n_ord, formula in self._maps(p, start=start, stop=stop):
+            for k in range(n_ord):
+                yield CandidateRef(
+                    candidate_id(fp, text, k, self.spec.name), p, text, combo, removed, k, formula
+                )
+
     def _n_orderings(self, p: int, elements, combo, removed: int, n_mobile: int, reason) -> int:
         """Orderings of one substitution map: the ranked, symmetry-distinct arrangements
         for a candidate that passes the composition filters (``reason`` None); the cheap
@@ -295,6 +317,26 @@ class Enumerator:
             "rejected_by_reason": dict(sorted(self.rejected.items())),
             "excluded_elements": self.excluded_present(),
         }
+
+
+def _product_range(per_el: list[list], start: int, stop: int) -> Iterator[tuple]:
+    """``itertools.product(*per_el)`` from index ``start`` to ``stop`` without walking the
+    indices before ``start`` (mixed-radix odometer; the last factor varies fastest)."""
+    sizes = [len(x) for x in per_el]
+    if stop <= start or 0 in sizes:
+        return
+    digits, rest = [], start
+    for size in reversed(sizes):
+        rest, d = divmod(rest, size)
+        digits.append(d)
+    digits.reverse()
+    for _ in range(stop - start):
+        yield tuple(opts[d] for opts, d in zip(per_el, digits, strict=True))
+        for i in reversed(range(len(digits))):
+            digits[i] += 1
+            if digits[i] < sizes[i]:
+                break
+            digits[i] = 0
 
 
 def _radius(symbol: str, q: int) -> float:

@@ -86,6 +86,72 @@ def _evaluate_chgnet(atoms_list: Sequence[Atoms], model: LoadedModel, batch_size
     ]
 
 
+def _energies_matgl(atoms_list: Sequence[Atoms], model: LoadedModel) -> np.ndarray:
+    import torch
+    from matgl.ext.ase import Atoms2Graph
+    from torch_geometric.data import Batch
+
+    potential = model.backend
+    converter = Atoms2Graph(potential.model.element_types, potential.model.cutoff)
+    graphs, lattices, states = [], [], []
+    for atoms in atoms_list:
+        g, lat, state = converter.get_graph(atoms)
+        graphs.append(g)
+        lattices.append(torch.as_tensor(lat, dtype=torch.float32).reshape(3, 3))
+        states.append(np.asarray(state, dtype=np.float32).reshape(-1))
+    flags = potential.calc_forces, potential.calc_stresses
+    potential.calc_forces = potential.calc_stresses = False  # no backward pass
+    try:
+        with torch.no_grad():
+            energies = potential(
+                Batch.from_data_list(graphs),
+                torch.stack(lattices),
+                torch.as_tensor(np.stack(states)),
+            )[0]
+    finally:
+        potential.calc_forces, potential.calc_stresses = flags
+    return energies.detach().cpu().numpy().reshape(-1).astype(float)
+
+
+def _energies_chgnet(atoms_list: Sequence[Atoms], model: LoadedModel) -> np.ndarray:
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    structures = [AseAtomsAdaptor.get_structure(a) for a in atoms_list]
+    preds = model.backend.predict_structure(structures, task="e", batch_size=len(structures))
+    if isinstance(preds, dict):
+        preds = [preds]
+    return np.array([float(p["e"]) * len(a) for p, a in zip(preds, atoms_list, strict=True)])
+
+
+def evaluate_energies(
+    atoms_list: Sequence[Atoms], model: LoadedModel, *, batch_size: int = 64
+) -> np.ndarray:
+    """Total energies only (no forces, no stress: the backward pass is skipped), in as few
+    model calls as possible: the prescreen's single points.
+
+    Parameters
+    ----------
+    atoms_list : sequence of ase.Atoms
+        Periodic structures (any sizes).
+    model : LoadedModel
+        From :func:`screening.mlff.load_model`.
+    batch_size : int, keyword-only
+        Structures per model call (>= 1).
+
+    Returns
+    -------
+    np.ndarray
+        Total energies, eV, shape (len(atoms_list),), in input order.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    parts = [
+        _ENERGY_EVALUATORS[model.package](atoms_list[i : i + batch_size], model)
+        for i in range(0, len(atoms_list), batch_size)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
 def evaluate(
     atoms_list: Sequence[Atoms], model: LoadedModel, *, batch_size: int = 16
 ) -> list[Evaluation]:
@@ -115,5 +181,6 @@ def evaluate(
 
 
 _EVALUATORS = {"matgl": _evaluate_matgl, "chgnet": _evaluate_chgnet}
+_ENERGY_EVALUATORS = {"matgl": _energies_matgl, "chgnet": _energies_chgnet}
 """Batched evaluation per implementing package (the same keys as the ASE calculators;
 LoadedModel refuses a package without an adapter)."""

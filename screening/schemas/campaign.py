@@ -91,6 +91,38 @@ class FunnelSpec(_Strict):
     """How many candidates go how far."""
 
     chunk_size: int = Field(50, ge=1, description="Candidates per job.")
+    shard_maps: int = Field(
+        500,
+        ge=1,
+        description="Substitution maps per generation shard (one job each; a map gives up to "
+        "the mixing x compensation orderings candidates).",
+    )
+    prescreen_e_hull_max_ev_per_atom: float | None = Field(
+        None,
+        ge=0,
+        allow_inf_nan=False,
+        description="Prescreen inside each generation shard: one batched, energy-only model "
+        "call on the unrelaxed candidates; those whose estimated E_hull (vs the reference "
+        "phases, else vs the lowest candidate of the same formula in the shard) exceeds "
+        "this, eV/atom, are not stored (counted as rejected 'prescreen'). None (and no "
+        "prescreen_keep_fraction): no prescreen.",
+    )
+    prescreen_keep_fraction: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="Prescreen: store only this fraction of each shard's candidates, lowest "
+        "estimated E_hull first (with or without the E_hull cut).",
+    )
+
+    @property
+    def prescreen(self) -> bool:
+        """True when a prescreen cut or fraction is set."""
+        return (
+            self.prescreen_e_hull_max_ev_per_atom is not None
+            or self.prescreen_keep_fraction is not None
+        )
+
     relax_fmax_ev_a: float = Field(0.05, gt=0, description="Relaxation force threshold, eV/Å.")
     relax_max_steps: int = Field(300, ge=1, description="Relaxation step limit.")
     e_hull_max_ev_per_atom: float = Field(0.1, ge=0, description="Stability cut, eV/atom.")

@@ -31,6 +31,7 @@ class CandidateStage(StrEnum):
     """How far a candidate has gone through the funnel."""
 
     generated = "generated"
+    prescreened = "prescreened"
     relaxed = "relaxed"
     selected_for_screen = "selected_for_screen"
     screened = "screened"
@@ -105,6 +106,43 @@ class ScreenDoc(BaseModel):
     score: float = Field(description="Score from this result alone (decades of S/cm).")
 
 
+class PrescreenDoc(BaseModel):
+    """The prescreen's single point of the unrelaxed candidate (energy only)."""
+
+    energy_ev: float = Field(description="MLFF total energy of the unrelaxed cell, eV.")
+    energy_per_atom_ev: float = Field(description="The same per atom, eV/atom.")
+    e_hull_est_ev_per_atom: float = Field(
+        description="Estimated E_hull, eV/atom: above the reference phases' hull when they "
+        "cover the candidate (e_hull_vs_references), else above the lowest unrelaxed "
+        "candidate of the same formula in its shard."
+    )
+    e_hull_vs_references: bool = Field(
+        description="True when the estimate is against the reference phases."
+    )
+
+
+class ShardDoc(BaseModel):
+    """Counts of one generation shard (``shards`` collection, ``_id`` = campaign/key); a
+    rerun replaces them."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    id: str = Field(alias="_id", description="'<campaign>/<prototype>:<start>:<stop>'.")
+    campaign: str = Field(description="Campaign name.")
+    key: str = Field(
+        description="'<prototype index>:<first map>:<end map>' (maps = index "
+        "range of substitution maps of that prototype)."
+    )
+    enumerated: int = Field(ge=0, description="Candidates enumerated in the shard.")
+    passed: int = Field(ge=0, description="Candidates that passed the composition filters.")
+    rejected_by_reason: dict[str, int] = Field(
+        description="Candidates set aside, by filter (and 'prescreen')."
+    )
+    prescreened: int = Field(ge=0, description="Candidates given a prescreen single point.")
+    stored: int = Field(ge=0, description="Survivors stored as candidate documents.")
+    updated_at: _dt.datetime | None = Field(None, description="UTC time of last write.")
+
+
 class CandidateDoc(BaseModel):
     """One candidate of one campaign (``candidates`` collection, ``_id`` = candidate_id)."""
 
@@ -147,6 +185,7 @@ class CandidateDoc(BaseModel):
     status: CandidateStatus = Field(description="Outcome so far.")
     errors: list[str] = Field(default_factory=list, description="'stage: reason' per failure.")
     duplicate_of: str | None = Field(None, description="Kept twin, when status=duplicate.")
+    prescreen: PrescreenDoc | None = Field(None, description="Single point before relaxation.")
     relax: RelaxResult | None = Field(None, description="MLFF relaxation.")
     screen: ScreenDoc | None = Field(None, description="Short conduction-screen MD.")
     score_screen: float | None = Field(
@@ -210,4 +249,5 @@ def json_schemas() -> dict[str, dict]:
     return {
         "candidates": CandidateDoc.model_json_schema(by_alias=True),
         "campaigns": CampaignDoc.model_json_schema(by_alias=True),
+        "shards": ShardDoc.model_json_schema(by_alias=True),
     }

@@ -119,3 +119,37 @@ def stability_analysis(
         mobile_ion=mobile_ion,
         forcefield_name=forcefield_name,
     )
+
+
+class HullEstimator:
+    """Energy above the hull of reference entries for many compositions, one phase diagram
+    per chemical system (built on first use).
+
+    Parameters
+    ----------
+    references : sequence of PDEntry
+        Reference phases (total energies from the same MLFF).
+    """
+
+    def __init__(self, references: Sequence[PDEntry]) -> None:
+        self.references = list(references)
+        self._diagrams: dict[tuple[str, ...], PhaseDiagram | None] = {}
+
+    def _diagram(self, elements: frozenset) -> PhaseDiagram | None:
+        key = tuple(sorted(str(e) for e in elements))
+        if key not in self._diagrams:
+            entries = [e for e in self.references if set(e.composition.elements) <= elements]
+            try:
+                self._diagrams[key] = PhaseDiagram(entries)
+            except ValueError:  # the references miss an element of the system
+                self._diagrams[key] = None
+        return self._diagrams[key]
+
+    def e_above_hull(self, composition: Composition, energy_ev: float) -> float | None:
+        """eV/atom above the hull (negative: below it); None when the references do not
+        cover every element of ``composition``."""
+        pd = self._diagram(frozenset(composition.elements))
+        if pd is None:
+            return None
+        entry = PDEntry(composition, energy_ev)
+        return float(pd.get_decomp_and_e_above_hull(entry, allow_negative=True)[1])

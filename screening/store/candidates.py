@@ -19,7 +19,12 @@ from screening.schemas.documents import CandidateStage
 from screening.store.results import plain_copy
 
 GENERATED = CandidateStage.generated.value
+PRESCREENED = CandidateStage.prescreened.value
 DONE = CandidateStage.done.value
+
+
+def _one_of(stage: str | Sequence[str]) -> Any:
+    return stage if isinstance(stage, str) else {"$in": list(stage)}
 
 
 def _get(doc: Mapping, dotted: str) -> Any:
@@ -140,17 +145,24 @@ class CandidateStore:
                 return
             yield page
 
-    def ids_at(self, stage: str) -> list[str]:
-        """Ids of the campaign's candidates at ``stage``, in id order (paged read)."""
-        return sorted(d["_id"] for p in self.pages({"stage": stage}, fields=()) for d in p)
+    def ids_at(self, stage: str | Sequence[str]) -> list[str]:
+        """Ids of the campaign's candidates at ``stage`` (or any of several), in id order
+        (paged read)."""
+        q = {"stage": _one_of(stage)}
+        return sorted(d["_id"] for p in self.pages(q, fields=()) for d in p)
 
     def load(
-        self, ids: Sequence[str], fields: Sequence[str] | None = None, *, stage: str | None = None
+        self,
+        ids: Sequence[str],
+        fields: Sequence[str] | None = None,
+        *,
+        stage: str | Sequence[str] | None = None,
     ) -> dict[str, dict]:
-        """One chunk's documents by id (only those still at ``stage`` when given)."""
+        """One chunk's documents by id (only those still at ``stage``, or any of several,
+        when given)."""
         query: dict = {"_id": {"$in": list(ids)}}
         if stage is not None:
-            query["stage"] = stage
+            query["stage"] = _one_of(stage)
         raw = self._raw()
         if raw is not None:
             from mongomock.filtering import filter_applies
@@ -228,9 +240,19 @@ class CandidateStore:
 
     # -- writes ----------------------------------------------------------------------------
     def add(self, ops) -> int:
-        """Insert new candidates: ``(id, {}, document)`` operations (insert-only fields, so
-        a rerun changes nothing)."""
-        return self.results.upsert(self.collection, ops)
+        """Insert new candidates from ``(id, {}, document)`` operations; ids already stored
+        are skipped untouched (a rerun writes nothing). Returns how many were new."""
+        n, chunk = 0, []
+        for op in ops:
+            chunk.append(op)
+            if len(chunk) >= 1000:
+                n += self._add_new(chunk)
+                chunk = []
+        return n + (self._add_new(chunk) if chunk else 0)
+
+    def _add_new(self, ops: list) -> int:
+        have = self.load([i for i, _, _ in ops], fields=())
+        return self.results.upsert(self.collection, (op for op in ops if op[0] not in have))
 
     def record(self, updates: Mapping[str, Mapping[str, Any]], *, stage: str | None = None) -> int:
         """Set each candidate's fields and (with ``stage``) move it on, in one write each."""
@@ -239,9 +261,9 @@ class CandidateStore:
         return self.results.set_fields(self.collection, updates)
 
     def mark_duplicates(self, duplicate_of: Mapping[str, str]) -> int:
-        """Finish the candidates among ``duplicate_of`` still at ``generated`` as duplicates
+        """Finish the candidates among ``duplicate_of`` not yet relaxed as duplicates
         of the candidate each maps to; returns how many were marked."""
-        pending = self.load(list(duplicate_of), fields=(), stage=GENERATED)
+        pending = self.load(list(duplicate_of), fields=(), stage=(GENERATED, PRESCREENED))
         return self.record(
             {i: {"status": "duplicate", "duplicate_of": duplicate_of[i]} for i in sorted(pending)},
             stage=DONE,

@@ -85,10 +85,12 @@ def rank_rows(rows: list[dict]) -> list[dict]:
 def campaign_status(store: ResultStore, campaign: str) -> dict:
     """Per-stage counts, failures by reason, throughput and ETA of a campaign.
 
-    ``counts``: enumerated and passed_filters (from generation), stored (documents),
-    duplicates, relaxed, stable (E_hull within the campaign's cut), screened and
-    framework_melting (conduction screen), md_done, failed, and one ``stage_<name>`` count
-    per funnel stage (``stage_selected_for_screen`` is the screen's backlog).
+    ``counts``: enumerated, passed_filters, shards_done / shards_total, prescreened and
+    rejected_by_prescreen (summed over the generation shards), stored (documents),
+    duplicates, relaxed,
+    stable (E_hull within the campaign's cut), screened and framework_melting (conduction
+    screen), md_done, failed, and one ``stage_<name>`` count per funnel stage
+    (``stage_selected_for_screen`` is the screen's backlog).
     """
     camp = store.db["campaigns"].find_one({"_id": campaign}) or {}
     stages: Counter = Counter()
@@ -131,14 +133,21 @@ def campaign_status(store: ResultStore, campaign: str) -> dict:
         if d.get("status") == "failed":
             err = (d.get("errors") or ["unknown"])[0]
             failed[err.split(":")[0]] += 1
-    gen = camp.get("counts", {}).get("generate", {})
+    gen = store.shard_totals(campaign)
+    rejected = dict(gen["rejected_by_reason"])
+    if duplicates:
+        rejected["structural_duplicate"] = duplicates
     return {
         "campaign": campaign,
         "counts": {
-            "enumerated": gen.get("enumerated", 0),
-            "passed_filters": gen.get("passed", 0),
+            "enumerated": gen["enumerated"],
+            "passed_filters": gen["passed"],
+            "shards_done": gen["shards_done"],
+            "shards_total": gen["shards_total"],
             "stored": total,
             "duplicates": duplicates,
+            "prescreened": gen["prescreened"],
+            "rejected_by_prescreen": rejected.get("prescreen", 0),
             "relaxed": relaxed,
             "stable": stable,
             "screened": screened,
@@ -147,7 +156,7 @@ def campaign_status(store: ResultStore, campaign: str) -> dict:
             "failed": sum(failed.values()),
             **{f"stage_{k}": v for k, v in sorted(stages.items())},
         },
-        "rejected_by_reason": gen.get("rejected_by_reason", {}),
+        "rejected_by_reason": rejected,
         "failed_by_reason": dict(failed),
         "throughput": _throughput(done, total - done, first, last),
     }

@@ -166,8 +166,32 @@ class ResultStore:
 
     def save_campaign(self, name: str, *, spec: Mapping[str, Any], **fields: Any) -> None:
         """Create the campaign's document (its spec, insert-only) and set ``fields``
-        (dotted paths allowed, e.g. ``{"counts.generate": {...}}``)."""
+        (dotted paths allowed, e.g. ``{"counts.screen": {...}}``)."""
         self.upsert("campaigns", [(name, fields, {"name": name, "spec": dict(spec)})])
+
+    def save_shard(self, campaign: str, key: str, **counts: Any) -> None:
+        """Replace the counts of one generation shard (``shards`` collection)."""
+        self.upsert("shards", [(f"{campaign}/{key}", counts, {"campaign": campaign, "key": key})])
+
+    def shard_totals(self, campaign: str) -> dict:
+        """A campaign's generation counts summed over its shards, with ``shards_done`` and
+        ``shards_total`` (from the campaign document; None before generation started)."""
+        totals: dict = {"enumerated": 0, "passed": 0, "prescreened": 0, "stored": 0}
+        rejected: dict[str, int] = {}
+        done = 0
+        for d in self.db["shards"].find({"campaign": campaign}, {"_id": 0, "key": 0}):
+            done += 1
+            for k in totals:
+                totals[k] += d.get(k, 0)
+            for r, n in (d.get("rejected_by_reason") or {}).items():
+                rejected[r] = rejected.get(r, 0) + n
+        camp = self.db["campaigns"].find_one({"_id": campaign}, {"shards_total": 1}) or {}
+        return {
+            **totals,
+            "rejected_by_reason": dict(sorted(rejected.items())),
+            "shards_done": done,
+            "shards_total": camp.get("shards_total"),
+        }
 
     def cached(
         self,

@@ -1,0 +1,91 @@
+"""Prescreen and sharded generation: energy-only single points (same energies as the full
+call), the cut inside each shard (set-aside candidates are counts, not documents), and a
+2-shard campaign whose counts add up and whose rerun writes nothing (real model, 10-atom
+cells)."""
+
+from __future__ import annotations
+
+import numpy as np
+import yaml
+from conftest import REPO, rocksalt
+
+
+def test_energy_only_call_gives_the_full_calls_energies(tensornet):
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from screening.mlff.batch import evaluate, evaluate_energies
+
+    atoms = [AseAtomsAdaptor.get_atoms(rocksalt(a)) for a in (4.9, 5.13, 5.4)]
+    full = np.array([e.energy_ev for e in evaluate(atoms, tensornet)])
+    assert np.allclose(evaluate_energies(atoms, tensornet, batch_size=2), full, atol=1e-4)
+    # forces are on again afterwards (flags restored): a displaced atom feels one
+    moved = atoms[0].copy()
+    moved.positions[0] += [0.2, 0.0, 0.0]
+    assert np.abs(evaluate([moved], tensornet)[0].forces_ev_a).max() > 0.1
+
+
+REFS = ("Li_bcc", "Y_hcp", "Sc_hcp", "Cl2_Cmca", "Br2_Cmca", "LiCl_rocksalt", "LiBr_rocksalt")
+REFS += ("YCl3_layered", "YBr3_layered", "ScCl3_layered", "ScBr3_layered")
+
+
+def campaign(tmp_path, **funnel):
+    refs = tmp_path / "refs"  # the phases of Li-(Y,Sc)-(Cl,Br) only: fewer to relax
+    refs.mkdir(exist_ok=True)
+    for name in REFS:
+        src = REPO / "workflows" / "references" / "li-halides" / f"{name}.cif"
+        (refs / src.name).write_bytes(src.read_bytes())
+    doc = {
+        "name": "pre",
+        "mobile_ion": "Li",
+        "prototypes": [{"path": str(REPO / "workflows" / "prototypes" / "Li3YCl6.cif")}],
+        "substitutions": {"Y": ["Y", "Sc"], "Cl": ["Cl", "Br"]},
+        "references": str(refs),
+        "funnel": {"chunk_size": 3, "relax_max_steps": 30, "top_k_md": 0, **funnel},
+    }
+    path = tmp_path / "pre.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_two_shards_with_prescreen_store_survivors_only_and_rerun_writes_nothing(
+    tmp_path, tensornet
+):
+    from screening.flows.funnel import FUNNEL, active
+    from screening.flows.local import run_campaign
+    from screening.flows.shards import generate_shards, shard_keys
+    from screening.schemas.campaign import load_campaign
+    from screening.store import ResultStore
+    from screening.store.ranking import campaign_status
+
+    # 2 x 2 substitution maps in shards of 2 maps: two shards of 2 candidates each
+    spec = load_campaign(campaign(tmp_path, shard_maps=2, prescreen_keep_fraction=0.5))
+    assert [s.name for s in active(FUNNEL, spec)] == ["generate", "relax", "md"]
+    store = ResultStore()
+    assert shard_keys(store, spec) == ["0:0:2", "0:2:4"]
+    run_campaign(spec, store, tensornet)
+    docs = {d["_id"]: d for page in store.candidates("pre").pages() for d in page}
+    shards = {d["key"]: d for d in store.db["shards"].find({"campaign": "pre"})}
+    assert set(shards) == {"0:0:2", "0:2:4"}
+    for sh in shards.values():  # ceil(0.5 x 2) = 1 kept per shard, 1 set aside
+        assert (sh["enumerated"], sh["passed"], sh["prescreened"], sh["stored"]) == (2, 2, 2, 1)
+        assert sh["rejected_by_reason"] == {"prescreen": 1}
+    assert len(docs) == 2  # survivors only
+    assert all(d["prescreen"]["e_hull_vs_references"] for d in docs.values())
+    assert all(d.get("relax") and d["stage"] == "done" for d in docs.values())
+    counts = campaign_status(store, "pre")["counts"]
+    assert counts["enumerated"] == counts["passed_filters"] == counts["prescreened"] == 4
+    assert counts["rejected_by_prescreen"] == 2 and counts["stored"] == 2
+    assert (counts["shards_done"], counts["shards_total"]) == (2, 2)
+    # a rerun of both shards: same ids, nothing written, relaxed documents untouched
+    before = {i: (d["stage"], d["updated_at"]) for i, d in docs.items()}
+    out = generate_shards(["0:0:2", "0:2:4"], store, tensornet, spec)
+    assert out == {"shards": 2, "stored": 2, "written": 0}
+    after = {
+        d["_id"]: (d["stage"], d["updated_at"]) for p in store.candidates("pre").pages() for d in p
+    }
+    assert after == before
+    assert campaign_status(store, "pre")["counts"]["enumerated"] == 4  # replaced, not added
+
+    # without a prescreen setting everything passing the filters is stored and relaxed
+    plain = load_campaign(campaign(tmp_path))
+    assert not plain.funnel.prescreen
