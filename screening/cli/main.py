@@ -11,6 +11,7 @@ from screening.cli import (
     diffusion_cmds,
     generate_cmds,
     mlff_cmds,
+    plan_cmds,
     results_cmds,
     stability_cmds,
 )
@@ -38,6 +39,7 @@ app.command("diffusion", context_settings={"allow_extra_args": True})(diffusion_
 app.command("nemd")(diffusion_cmds.nemd)
 app.command("export")(results_cmds.export)
 app.command("plot")(results_cmds.plot)
+campaign_cmds.campaign_app.command("plan")(plan_cmds.plan)
 app.add_typer(campaign_cmds.campaign_app, name="campaign")
 app.add_typer(campaign_cmds.db_app, name="db")
 

@@ -1,0 +1,57 @@
+"""`screening campaign plan`: exact counts per tier, and a calibrated relaxation time that
+`campaign run` then meets within 2x (the demo's LGPS candidates, real model)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from conftest import REPO
+
+SCREENING = str(Path(sys.executable).parent / "screening")
+
+
+def test_plan_predicts_the_demos_relaxations(tmp_path):
+    doc = yaml.safe_load((REPO / "workflows" / "demo.yaml").read_text())
+    doc["name"] = "plan-demo"
+    doc["prototypes"] = [
+        {"path": str((REPO / "workflows" / p["path"]).resolve())} for p in doc["prototypes"]
+    ]
+    doc["funnel"]["top_k_md"] = 0  # relaxation only: what is compared
+    camp = tmp_path / "plan.yaml"
+    camp.write_text(yaml.safe_dump(doc))
+    env = {
+        **os.environ,
+        "SCREENING_DATA_DIR": str(tmp_path / "data"),
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+    env.pop("MONGOMOCK_SERVERSTORE_FILE", None)
+
+    def run(*args):
+        out = subprocess.run(
+            [SCREENING, *map(str, args)], env=env, capture_output=True, text=True, timeout=600
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        return out.stdout
+
+    plan = json.loads(run("campaign", "plan", camp, "--calibrate", "--json"))
+    tiers = {t["name"]: t for t in plan["tiers"]}
+    assert plan["enumerated"] == plan["passed_filters"] == 3
+    assert tiers["relax"]["count"] == 3  # exact: no prescreen, nothing rejected
+    assert tiers["md + diffusion"]["count"] == 0
+    assert plan["calibration"]["sample"] == 3 and plan["wall_hours"] > 0
+    assert "32 M" in plan["anchor"]
+    predicted_s = tiers["relax"]["cpu_hours"] * 3600
+    # the calibration is cached: a plan without --calibrate reuses it
+    again = json.loads(run("campaign", "plan", camp, "--json"))
+    assert again["tiers"] == plan["tiers"]
+    times = re.search(r"stage times: (.*)", run("campaign", "run", camp)).group(1)
+    actual_s = float(re.search(r"relax (\d+) s", times).group(1))
+    print(f"relaxation: predicted {predicted_s:.1f} s, campaign run {actual_s:.0f} s")
+    assert 0.5 <= predicted_s / max(actual_s, 0.5) <= 2.0
