@@ -103,16 +103,106 @@ class RankMaker(Maker):
         }
 
 
+def _spread(
+    campaign_file: str,
+    spec,
+    stage,
+    items: list[str],
+    *,
+    funnel: str,
+    category: str,
+    base: int,
+    max_jobs: int,
+    offset: int = 0,
+    total: int | None = None,
+) -> Response:
+    """Replace a fan-out job by one chunk job per ``stage.chunk_size`` items, named
+    ``<stage> k/n`` with descending priority; beyond ``max_jobs`` chunks, by at most
+    ``max_jobs`` :class:`SpreadMaker` jobs over sorted id ranges that do the same (a tree,
+    so no job or launch document carries more than ``max_jobs`` jobs or the campaign's
+    ids: FireWorks stores every job a launch adds in that launch's document)."""
+    size = stage.chunk_size(spec)
+    n_chunks = -(-len(items) // size)
+    total = n_chunks if total is None else total
+    summary = {"chunks": n_chunks, "candidates": len(items)}
+    if n_chunks == 0:
+        return Response(output=summary)
+    if n_chunks <= max_jobs:
+        maker = ChunkMaker(stage=stage.name, funnel=funnel)
+        jobs = [maker.make(campaign_file, items[i : i + size]) for i in range(0, len(items), size)]
+        for k, j in enumerate(jobs):
+            j.name = f"{stage.name} {offset + k + 1}/{total}"  # the Firework's name in lpad
+            # FireWorks runs the highest _priority first: best candidates, earliest chunks
+            prio = base + total - offset - k
+            j.update_config({"manager_config": {"_category": category, "_priority": prio}})
+    else:
+        items = sorted(items)
+        per = -(-n_chunks // max_jobs) * size  # items per range
+        jobs = []
+        for i in range(0, len(items), per):
+            lo, hi = items[i], items[i + per] if i + per < len(items) else None
+            sub = SpreadMaker(
+                stage=stage.name,
+                funnel=funnel,
+                category=category,
+                base=base,
+                max_jobs=max_jobs,
+                total=total,
+            )
+            j = sub.make(campaign_file, lo, hi, offset + i // size)
+            first, last = offset + i // size + 1, offset + min(i + per, len(items)) // size
+            j.name = f"{stage.name} fan-out {first}-{max(first, last)}/{total}"
+            j.update_config({"manager_config": {"_priority": base + total + 1}})
+            jobs.append(j)
+    return Response(replace=Flow(jobs, output=[j.output for j in jobs]), output=summary)
+
+
+@dataclass
+class SpreadMaker(Maker):
+    """Part of a large fan-out: the stage's items (already selected) with ``lo <= id < hi``
+    in chunk jobs (or a further level of spread jobs); see :func:`_spread`."""
+
+    name: str = "spread"
+    stage: str = "relax"
+    funnel: str = FUNNEL_REF
+    category: str = "gpu"
+    base: int = 1000
+    max_jobs: int = 500
+    total: int = 1
+
+    @job
+    def make(self, campaign_file: str, lo: str, hi: str | None, offset: int) -> Response:
+        from screening.flows.funnel import stage_named
+
+        stage = stage_named(self.stage, self.funnel)
+        spec, store, _ = _context(campaign_file)
+        items = [x for x in stage.ids(store, spec) if lo <= x and (hi is None or x < hi)]
+        return _spread(
+            campaign_file,
+            spec,
+            stage,
+            items,
+            funnel=self.funnel,
+            category=self.category,
+            base=self.base,
+            max_jobs=self.max_jobs,
+            offset=offset,
+            total=self.total,
+        )
+
+
 @dataclass
 class FanOutMaker(Maker):
     """Run a stage's selection, then replace itself by one :class:`ChunkMaker` job per
-    chunk of the stage's candidates (best first: highest FireWorks priority)."""
+    chunk of the stage's candidates (best first: highest FireWorks priority), through a
+    tree of :class:`SpreadMaker` jobs when there are more than ``max_jobs`` chunks."""
 
     name: str = ""  # default: "<stage> fan-out"
     stage: str = "relax"
     category: str = "gpu"
     priority: int | None = None  # default: the stage's
     funnel: str = FUNNEL_REF
+    max_jobs: int = 500
 
     def __post_init__(self) -> None:
         from screening.flows.funnel import stage_named
@@ -122,6 +212,8 @@ class FanOutMaker(Maker):
             raise ValueError(f"stage {self.stage!r} is a source (runs once): nothing to fan out")
         if self.priority is not None and self.priority < 0:
             raise ValueError(f"priority must be >= 0, got {self.priority}")
+        if self.max_jobs < 2:
+            raise ValueError(f"max_jobs must be >= 2, got {self.max_jobs}")
         self.name = self.name or f"{self.stage} fan-out"
 
     @job
@@ -133,21 +225,16 @@ class FanOutMaker(Maker):
         if stage.select is not None:
             stage.select(store, spec)
             store.flush()
-        ids = stage.ids(store, spec)
-        size = stage.chunk_size(spec)
-        maker = ChunkMaker(stage=self.stage, funnel=self.funnel)
-        jobs = [maker.make(campaign_file, ids[i : i + size]) for i in range(0, len(ids), size)]
-        base = stage.priority if self.priority is None else self.priority
-        for k, j in enumerate(jobs):
-            j.name = f"{self.stage} {k + 1}/{len(jobs)}"  # the Firework's name in lpad
-            # FireWorks runs the highest _priority first: best candidates, earliest chunks
-            j.update_config(
-                {"manager_config": {"_category": self.category, "_priority": base + len(jobs) - k}}
-            )
-        summary = {"chunks": len(jobs), "candidates": len(ids)}
-        if not jobs:
-            return Response(output=summary)
-        return Response(replace=Flow(jobs, output=[j.output for j in jobs]), output=summary)
+        return _spread(
+            campaign_file,
+            spec,
+            stage,
+            stage.ids(store, spec),
+            funnel=self.funnel,
+            category=self.category,
+            base=stage.priority if self.priority is None else self.priority,
+            max_jobs=self.max_jobs,
+        )
 
 
 @dataclass
@@ -163,12 +250,15 @@ class ScreeningFlowMaker(Maker):
         Category of the others ("" = any worker).
     funnel : str
         ``module:attribute`` of the funnel to walk.
+    max_jobs : int
+        Most jobs one fan-out (or spread) job adds (see :func:`_spread`).
     """
 
     name: str = "screening"
     gpu_category: str = "gpu"
     cpu_category: str = ""
     funnel: str = FUNNEL_REF
+    max_jobs: int = 500
     rank: RankMaker = field(default_factory=RankMaker)
 
     def __post_init__(self) -> None:
@@ -191,9 +281,9 @@ class ScreeningFlowMaker(Maker):
                 if category:
                     j.update_config({"manager_config": {"_category": category}})
             else:
-                j = FanOutMaker(stage=stage.name, category=category, funnel=self.funnel).make(
-                    campaign_file, upstream
-                )
+                j = FanOutMaker(
+                    stage=stage.name, category=category, funnel=self.funnel, max_jobs=self.max_jobs
+                ).make(campaign_file, upstream)
             jobs.append(j)
             upstream = j.output
         ranked = self.rank.make(campaign_file, upstream)
