@@ -184,3 +184,32 @@ def test_selection_memory_does_not_grow_with_the_campaign(tmp_path):
     assert large["counts"] == {"selected_for_md": 20, "done": 100_000 - 20}
     # within 20 % of the small run, with a 4 MB floor below which peaks are allocator noise
     assert large["peak_kb"] <= 1.2 * max(small["peak_kb"], 4096)
+
+
+def test_large_fan_out_is_a_tree_of_small_jobs(tmp_path, tensornet):
+    """max_jobs=2: 4 shards and 4 relax chunks each become 2 spread jobs of 2 chunk jobs
+    (FireWorks stores every job a launch adds in that launch's document, so no launch may
+    add the whole campaign); every candidate is generated and relaxed once (jobflow)."""
+    from jobflow import run_locally
+
+    from screening.flows.makers import ScreeningFlowMaker
+    from screening.store import ResultStore
+    from screening.store.jobstore import screening_job_store
+
+    doc = yaml.safe_load(toy_campaign(tmp_path, "tree").read_text())
+    doc["substitutions"] = {"Y": ["Y", "Sc", "In", "Zr"], "Cl": ["Cl"]}
+    doc["compensation"] = {"enabled": True, "max_orderings": 1}
+    doc["funnel"].update(shard_maps=1, chunk_size=1)
+    path = tmp_path / "tree.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    flow = ScreeningFlowMaker(max_jobs=2).make(str(path))
+    out = run_locally(flow, store=screening_job_store(), ensure_success=True, log=False)
+    store = ResultStore()
+    docs = next(iter(store.candidates("tree").pages()))
+    assert len(docs) == 4 and all(d.get("relax") for d in docs)
+    shards = list(store.db["shards"].find({"campaign": "tree"}))
+    assert len(shards) == 4 and all(s["stored"] == 1 for s in shards)
+    summaries = [r[1].output for r in out.values()]
+    spreads = [s for s in summaries if isinstance(s, dict) and set(s) == {"chunks", "candidates"}]
+    # generate fan-out (4 chunks) + 2 spreads, relax fan-out (4) + 2 spreads, md (0)
+    assert sorted(s["chunks"] for s in spreads) == [0, 2, 2, 2, 2, 4, 4]

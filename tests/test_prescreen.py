@@ -89,3 +89,33 @@ def test_two_shards_with_prescreen_store_survivors_only_and_rerun_writes_nothing
     # without a prescreen setting everything passing the filters is stored and relaxed
     plain = load_campaign(campaign(tmp_path))
     assert not plain.funnel.prescreen
+
+
+def test_array_builder_gives_the_pymatgen_builders_cells():
+    """Mixed sites, Li vacancies (Zr4+ compensation) and volume scaling: the array path and
+    build_structure give the same species, coordinates and lattice for every candidate."""
+    from screening.generate.arrays import ArrayBuilder, to_atoms, to_structure
+    from screening.generate.enumerate import Enumerator, build_structure
+    from screening.generate.parents import load_prototypes
+    from screening.schemas.campaign import CampaignSpec
+
+    spec = CampaignSpec.model_validate(
+        {
+            "name": "arrays",
+            "mobile_ion": "Li",
+            "prototypes": [{"path": str(REPO / "workflows" / "prototypes" / "Li3YCl6.cif")}],
+            "substitutions": {"Y": ["Y", "Sc", "Zr"], "Cl": ["Cl", "Br"]},
+            "mixing": {"max_species_per_site": 2, "fractions": [0.5], "max_orderings": 3},
+            "compensation": {"enabled": True, "max_orderings": 2},
+        }
+    )
+    enum = Enumerator(spec, load_prototypes(spec))
+    refs = list(enum)
+    builder = ArrayBuilder(enum)
+    assert any(r.removed_mobile for r in refs) and any(len(o) == 3 for r in refs for o in r.options)
+    for r in refs:
+        s, c = build_structure(r, enum), builder.build(r)
+        assert tuple(x.symbol for x in s.species) == c.species
+        assert np.allclose(s.frac_coords, c.frac) and np.allclose(s.lattice.matrix, c.lattice)
+        assert to_structure(c) == s
+        assert np.isclose(to_atoms(c).get_volume(), s.volume)

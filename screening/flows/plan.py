@@ -52,7 +52,8 @@ def calibrate(spec: CampaignSpec, model, *, sample: int = 8) -> dict:
 
     from screening.flows.md_stage import md_cell
     from screening.flows.prescreen import prescreen, reference_hull, single_points
-    from screening.generate.enumerate import Enumerator, build_structure
+    from screening.generate.arrays import ArrayBuilder, to_structure
+    from screening.generate.enumerate import Enumerator
     from screening.generate.parents import load_prototypes
     from screening.mlff.batch import evaluate
     from screening.mlff.relax import relax_batch
@@ -60,14 +61,16 @@ def calibrate(spec: CampaignSpec, model, *, sample: int = 8) -> dict:
     enum = Enumerator(spec, load_prototypes(spec))
     t0 = time.perf_counter()
     refs = list(itertools.islice(enum, sample))
-    structures = [build_structure(r, enum) for r in refs]
+    builder = ArrayBuilder(enum)
+    cells = [builder.build(r) for r in refs]
     build_s = (time.perf_counter() - t0) / max(len(refs), 1)
+    structures = [to_structure(c) for c in cells]
     n = len(structures)
-    single_points(structures[:1], model)  # warm-up
+    single_points(cells[:1], model)  # warm-up
     t0 = time.perf_counter()
-    kept, _ = prescreen(structures, spec, model, None) if spec.funnel.prescreen else ([], 0)
+    kept, _ = prescreen(cells, spec, model, None) if spec.funnel.prescreen else ([], 0)
     if not spec.funnel.prescreen:
-        single_points(structures, model)
+        single_points(cells, model)
     prescreen_s = (time.perf_counter() - t0) / n
     f = spec.funnel
     t0 = time.perf_counter()

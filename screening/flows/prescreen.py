@@ -41,14 +41,14 @@ def reference_hull(spec: CampaignSpec, store: ResultStore | None, model: LoadedM
     return HullEstimator(ReferenceSet(model, store).entries(structures))
 
 
-def single_points(structures: Sequence, model: LoadedModel) -> list[float | str]:
-    """Total energies (eV) in batched energy-only calls; if the batch raises, one call per
-    structure, and a structure that fails alone gets its reason (a str) instead."""
-    from pymatgen.io.ase import AseAtomsAdaptor
-
+def single_points(cells: Sequence, model: LoadedModel) -> list[float | str]:
+    """Total energies (eV) of :class:`~screening.generate.arrays.CandidateArrays` in
+    batched energy-only calls; if the batch raises, one call per cell, and a cell that fails
+    alone gets its reason (a str) instead."""
+    from screening.generate.arrays import to_atoms
     from screening.mlff.batch import evaluate_energies
 
-    atoms = [AseAtomsAdaptor.get_atoms(s) for s in structures]
+    atoms = [to_atoms(c) for c in cells]
     try:
         return [float(e) for e in evaluate_energies(atoms, model)]
     except Exception:
@@ -62,50 +62,100 @@ def single_points(structures: Sequence, model: LoadedModel) -> list[float | str]
     return out
 
 
-def prescreen(
-    structures: Sequence, spec: CampaignSpec, model: LoadedModel, store: ResultStore | None
-) -> tuple[list[dict | None], int]:
-    """Single points of ``structures`` and the campaign's cut.
+def _composition(species: tuple[str, ...], cache: dict):
+    from collections import Counter
 
-    Returns one ``prescreen`` document (dict of :class:`PrescreenDoc` fields) per structure,
-    None for those set aside (above ``prescreen_e_hull_max_ev_per_atom``, beyond the best
-    ``prescreen_keep_fraction``, or whose single point failed or is not finite), and how
-    many were set aside.
+    from pymatgen.core import Composition
+
+    key = tuple(sorted(Counter(species).items()))
+    if key not in cache:
+        cache[key] = Composition(dict(key))
+    return cache[key]
+
+
+class ShardPrescreen:
+    """The prescreen of one shard, fed batch by batch (memory: a few numbers per candidate,
+    not its cell), then decided for the whole shard.
+
+    Parameters
+    ----------
+    spec : CampaignSpec
+        Cut (``prescreen_e_hull_max_ev_per_atom``) and fraction (``prescreen_keep_fraction``).
+    model : LoadedModel
+        The campaign's MLFF.
+    store : ResultStore or None
+        Reference-phase cache.
     """
-    from screening.schemas.documents import PrescreenDoc
 
-    f = spec.funnel
-    energies = single_points(structures, model)
-    hull = reference_hull(spec, store, model, {s.composition.chemical_system for s in structures})
-    lowest: dict[str, float] = {}
-    for s, e in zip(structures, energies, strict=True):
-        if isinstance(e, float) and math.isfinite(e):
-            key = s.composition.reduced_formula
-            lowest[key] = min(e / len(s), lowest.get(key, math.inf))
-    docs: list[dict | None] = []
-    for s, e in zip(structures, energies, strict=True):
-        if not (isinstance(e, float) and math.isfinite(e)):
-            docs.append(None)
-            continue
-        est = None if hull is None else hull.e_above_hull(s.composition, e)
-        vs_refs = est is not None
-        if est is None:
-            est = e / len(s) - lowest[s.composition.reduced_formula]
+    def __init__(self, spec: CampaignSpec, model: LoadedModel, store: ResultStore | None):
+        self.spec, self.model, self.store = spec, model, store
+        self._hull = None
+        self._systems: set[str] = set()
+        self._comps: dict = {}
+        self.records: list[tuple] = []  # (energy or None, atoms, formula, E_hull vs refs)
+
+    def _hull_for(self, systems: set[str]):
+        if self._hull is None or (self.spec.references_mp and not systems <= self._systems):
+            self._systems |= systems
+            self._hull = reference_hull(self.spec, self.store, self.model, self._systems)
+        return self._hull
+
+    def add(self, cells: Sequence) -> None:
+        """Single points of a batch of :class:`~screening.generate.arrays.CandidateArrays`."""
+        energies = single_points(cells, self.model)
+        comps = [_composition(c.species, self._comps) for c in cells]
+        hull = self._hull_for({c.chemical_system for c in comps})
+        for c, comp, e in zip(cells, comps, energies, strict=True):
+            ok = isinstance(e, float) and math.isfinite(e)
+            est = hull.e_above_hull(comp, e) if ok and hull is not None else None
+            self.records.append((e if ok else None, len(c.species), comp.reduced_formula, est))
+
+    def decide(self) -> tuple[list[dict | None], int]:
+        """One ``prescreen`` document (dict of :class:`PrescreenDoc` fields) per candidate
+        added, None for those set aside (above ``prescreen_e_hull_max_ev_per_atom``, beyond
+        the best ``prescreen_keep_fraction``, or whose single point failed or is not
+        finite), and how many were set aside. Without references the estimate is the
+        energy above the lowest candidate of the same formula in the shard."""
+        from screening.schemas.documents import PrescreenDoc
+
+        f = self.spec.funnel
+        lowest: dict[str, float] = {}
+        for e, n, formula, _ in self.records:
+            if e is not None:
+                lowest[formula] = min(e / n, lowest.get(formula, math.inf))
+        docs: list[dict | None] = []
         cut = f.prescreen_e_hull_max_ev_per_atom
-        docs.append(
-            None
-            if cut is not None and est > cut
-            else PrescreenDoc(
-                energy_ev=e,
-                energy_per_atom_ev=e / len(s),
-                e_hull_est_ev_per_atom=est,
-                e_hull_vs_references=vs_refs,
-            ).model_dump()
-        )
-    if f.prescreen_keep_fraction is not None:
-        kept = [i for i, d in enumerate(docs) if d is not None]
-        k = math.ceil(f.prescreen_keep_fraction * len(structures))
-        kept.sort(key=lambda i: (docs[i]["e_hull_est_ev_per_atom"], i))
-        for i in kept[k:]:
-            docs[i] = None
-    return docs, sum(d is None for d in docs)
+        for e, n, formula, est in self.records:
+            if e is None:
+                docs.append(None)
+                continue
+            vs_refs = est is not None
+            if est is None:
+                est = e / n - lowest[formula]
+            keep = cut is None or est <= cut
+            docs.append(
+                PrescreenDoc(
+                    energy_ev=e,
+                    energy_per_atom_ev=e / n,
+                    e_hull_est_ev_per_atom=est,
+                    e_hull_vs_references=vs_refs,
+                ).model_dump()
+                if keep
+                else None
+            )
+        if f.prescreen_keep_fraction is not None:
+            kept = [i for i, d in enumerate(docs) if d is not None]
+            k = math.ceil(f.prescreen_keep_fraction * len(docs))
+            kept.sort(key=lambda i: (docs[i]["e_hull_est_ev_per_atom"], i))
+            for i in kept[k:]:
+                docs[i] = None
+        return docs, sum(d is None for d in docs)
+
+
+def prescreen(
+    cells: Sequence, spec: CampaignSpec, model: LoadedModel, store: ResultStore | None
+) -> tuple[list[dict | None], int]:
+    """:class:`ShardPrescreen` of ``cells`` in one batch: (documents or None, set aside)."""
+    ps = ShardPrescreen(spec, model, store)
+    ps.add(cells)
+    return ps.decide()

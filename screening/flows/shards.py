@@ -19,6 +19,7 @@ from screening.store.results import ResultStore
 
 logger = logging.getLogger(__name__)
 
+BATCH = 1024  # candidates per prescreen model call
 GENERATED = CandidateStage.generated.value
 PRESCREENED = CandidateStage.prescreened.value
 
@@ -47,7 +48,7 @@ def shard_keys(store: ResultStore, spec: CampaignSpec) -> list[str]:
 def generate_shard(key: str, spec: CampaignSpec, store: ResultStore, model, enum=None) -> dict:
     """Generate one shard (see the module docstring); returns its counts and ``written``
     (documents new in this run: 0 for a rerun)."""
-    from screening.generate.enumerate import build_structure
+    from screening.generate.arrays import ArrayBuilder, to_structure
     from screening.generate.enumerate import candidate_id as structure_key
 
     p, start, stop = (int(x) for x in key.split(":"))
@@ -55,21 +56,25 @@ def generate_shard(key: str, spec: CampaignSpec, store: ResultStore, model, enum
     enum.enumerated = enum.passed = 0
     enum.rejected.clear()
     refs = list(enum.iter_shard(p, start, stop))
-    structures = [build_structure(r, enum) for r in refs]
+    builder = ArrayBuilder(enum)  # arrays; a Structure only for what is stored
     counts = enum.summary()
     rejected = dict(counts["rejected_by_reason"])
     pre: list = [None] * len(refs)
     if spec.funnel.prescreen and refs:
-        from screening.flows.prescreen import prescreen
+        from screening.flows.prescreen import ShardPrescreen
 
-        pre, n_out = prescreen(structures, spec, model, store)
+        screen = ShardPrescreen(spec, model, store)
+        for i in range(0, len(refs), BATCH):  # cells live one batch at a time
+            screen.add([builder.build(r) for r in refs[i : i + BATCH]])
+        pre, n_out = screen.decide()
         rejected["prescreen"] = n_out
     proto = enum.prototypes[p]
 
     def ops():
-        for ref, s, ps in zip(refs, structures, pre, strict=True):
+        for ref, ps in zip(refs, pre, strict=True):
             if spec.funnel.prescreen and ps is None:
                 continue
+            s = to_structure(builder.build(ref))  # rebuilt: survivors only
             doc = new_candidate(
                 candidate_id=ref.candidate_id,
                 structure_key=structure_key(proto.fingerprint, ref.substitution, ref.ordering),
