@@ -137,7 +137,10 @@ def _spread(
             j.update_config({"manager_config": {"_category": category, "_priority": prio}})
     else:
         items = sorted(items)
-        per = -(-n_chunks // max_jobs) * size  # items per range
+        levels = 1
+        while max_jobs**levels < n_chunks:
+            levels += 1
+        per = max_jobs ** (levels - 1) * size  # items per range: <= max_jobs ranges
         jobs = []
         for i in range(0, len(items), per):
             lo, hi = items[i], items[i + per] if i + per < len(items) else None

@@ -42,7 +42,14 @@ def generate_stage(spec: CampaignSpec, store: ResultStore, model=None) -> dict:
     written = generate_shards(shard_keys(store, spec), store, model, spec)["written"]
     dedup_stage(spec, store)
     store.flush()
-    return {**store.shard_totals(spec.name), "written": written}
+    totals = store.shard_totals(spec.name)
+    dups = store.candidates(spec.name).count({"status": "duplicate"})
+    if dups:
+        totals["rejected_by_reason"] = {
+            **totals["rejected_by_reason"],
+            "structural_duplicate": dups,
+        }
+    return {**totals, "written": written}
 
 
 def dedup_stage(spec: CampaignSpec, store: ResultStore) -> int:
