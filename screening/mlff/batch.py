@@ -38,14 +38,12 @@ def _voigt(s: np.ndarray) -> np.ndarray:
     return np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
 
 
-def _evaluate_matgl(
-    atoms_list: Sequence[Atoms], model: LoadedModel, batch_size: int
-) -> list[Evaluation]:
+def _matgl_inputs(atoms_list: Sequence[Atoms], potential) -> tuple:
+    """(batched graph, lattices (n, 3, 3), state attributes) for a matgl ``Potential``."""
     import torch
     from matgl.ext.ase import Atoms2Graph
     from torch_geometric.data import Batch
 
-    potential = model.backend
     converter = Atoms2Graph(potential.model.element_types, potential.model.cutoff)
     graphs, lattices, states = [], [], []
     for atoms in atoms_list:
@@ -53,10 +51,14 @@ def _evaluate_matgl(
         graphs.append(g)
         lattices.append(torch.as_tensor(lat, dtype=torch.float32).reshape(3, 3))
         states.append(np.asarray(state, dtype=np.float32).reshape(-1))
-    batch = Batch.from_data_list(graphs)
-    energies, forces, stresses, _ = potential(
-        batch, torch.stack(lattices), torch.as_tensor(np.stack(states))
-    )
+    return Batch.from_data_list(graphs), torch.stack(lattices), torch.as_tensor(np.stack(states))
+
+
+def _evaluate_matgl(
+    atoms_list: Sequence[Atoms], model: LoadedModel, batch_size: int
+) -> list[Evaluation]:
+    potential = model.backend
+    energies, forces, stresses, _ = potential(*_matgl_inputs(atoms_list, potential))
     energies = energies.detach().cpu().numpy().reshape(-1)
     forces = forces.detach().cpu().numpy()
     # matgl returns GPa; ASE wants eV/Å^3 (same sign convention).
@@ -88,26 +90,14 @@ def _evaluate_chgnet(atoms_list: Sequence[Atoms], model: LoadedModel, batch_size
 
 def _energies_matgl(atoms_list: Sequence[Atoms], model: LoadedModel) -> np.ndarray:
     import torch
-    from matgl.ext.ase import Atoms2Graph
-    from torch_geometric.data import Batch
 
     potential = model.backend
-    converter = Atoms2Graph(potential.model.element_types, potential.model.cutoff)
-    graphs, lattices, states = [], [], []
-    for atoms in atoms_list:
-        g, lat, state = converter.get_graph(atoms)
-        graphs.append(g)
-        lattices.append(torch.as_tensor(lat, dtype=torch.float32).reshape(3, 3))
-        states.append(np.asarray(state, dtype=np.float32).reshape(-1))
+    inputs = _matgl_inputs(atoms_list, potential)
     flags = potential.calc_forces, potential.calc_stresses
     potential.calc_forces = potential.calc_stresses = False  # no backward pass
     try:
         with torch.no_grad():
-            energies = potential(
-                Batch.from_data_list(graphs),
-                torch.stack(lattices),
-                torch.as_tensor(np.stack(states)),
-            )[0]
+            energies = potential(*inputs)[0]
     finally:
         potential.calc_forces, potential.calc_stresses = flags
     return energies.detach().cpu().numpy().reshape(-1).astype(float)
