@@ -21,3 +21,17 @@ def report(figures: dict) -> None:
     """Print the figures as the last line, one JSON object."""
     sys.stdout.flush()
     print(json.dumps(figures))
+
+
+def lifepo4_family(name: str) -> dict:
+    """A LiFePO4-family campaign (Fe -> 20 cations, P -> 6, mixing at 1/4 and 1/2 with 6
+    orderings, Li-vacancy compensation with 4): a large space of 28-atom cells."""
+    subs = "Fe Mn Co Ni Mg Zn Cu Ca Sr Ti V Cr Zr Sn Ge Si Al Ga Y Sc".split()
+    return {
+        "name": name,
+        "mobile_ion": "Li",
+        "prototypes": [{"pymatgen": "LiFePO4"}],
+        "substitutions": {"Fe": subs, "P": ["P", "V", "Si", "Ge", "S", "Mo"]},
+        "mixing": {"max_species_per_site": 2, "fractions": [0.25, 0.5], "max_orderings": 6},
+        "compensation": {"enabled": True, "max_orderings": 4},
+    }

@@ -17,7 +17,7 @@ import itertools
 import time
 
 import numpy as np
-from _common import report
+from _common import lifepo4_family, report
 
 N = 20_000
 N_PYMATGEN = 2_000
@@ -29,17 +29,7 @@ def main() -> None:
     from screening.generate.parents import load_prototypes
     from screening.schemas.campaign import CampaignSpec
 
-    subs = "Fe Mn Co Ni Mg Zn Cu Ca Sr Ti V Cr Zr Sn Ge Si Al Ga Y Sc".split()
-    spec = CampaignSpec.model_validate(
-        {
-            "name": "build-bench",
-            "mobile_ion": "Li",
-            "prototypes": [{"pymatgen": "LiFePO4"}],
-            "substitutions": {"Fe": subs, "P": ["P", "V", "Si", "Ge", "S", "Mo"]},
-            "mixing": {"max_species_per_site": 2, "fractions": [0.25, 0.5], "max_orderings": 6},
-            "compensation": {"enabled": True, "max_orderings": 4},
-        }
-    )
+    spec = CampaignSpec.model_validate(lifepo4_family("build-bench"))
     protos = load_prototypes(spec)
     enum = Enumerator(spec, protos)
     refs = list(itertools.islice(enum, N))  # ranks the orderings (cached for both paths)

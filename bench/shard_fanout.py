@@ -20,7 +20,7 @@ import tempfile
 import time
 
 import yaml
-from _common import report
+from _common import lifepo4_family, report
 
 TARGET_SHARDS = 10_000
 
@@ -29,16 +29,7 @@ def main() -> None:
     tmp = tempfile.mkdtemp()
     os.environ["SCREENING_DATA_DIR"] = tmp
     os.environ["MONGOMOCK_SERVERSTORE_FILE"] = os.path.join(tmp, "db.json")
-    subs = "Fe Mn Co Ni Mg Zn Cu Ca Sr Ti V Cr Zr Sn Ge Si Al Ga Y Sc".split()
-    doc = {
-        "name": "shard-fanout",
-        "mobile_ion": "Li",
-        "prototypes": [{"pymatgen": "LiFePO4"}],
-        "substitutions": {"Fe": subs, "P": ["P", "V", "Si", "Ge", "S", "Mo"]},
-        "mixing": {"max_species_per_site": 2, "fractions": [0.25, 0.5], "max_orderings": 6},
-        "compensation": {"enabled": True, "max_orderings": 4},
-        "funnel": {"chunk_size": 100},
-    }
+    doc = {**lifepo4_family("shard-fanout"), "funnel": {"chunk_size": 100}}
     from screening.generate.enumerate import Enumerator
     from screening.generate.parents import load_prototypes
     from screening.schemas.campaign import CampaignSpec
