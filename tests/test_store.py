@@ -234,3 +234,37 @@ def test_indexes_ship_inside_the_package(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     where, names = json.loads(out.stdout.strip().splitlines()[-1])
     assert where.startswith(str(tmp_path / "site")) and "campaign_score" in names
+
+
+def test_candidate_store_operations(store):
+    """The candidate store's named operations give the same answers on both backends."""
+    ops = [
+        (
+            f"c{i:04d}",
+            {},
+            {"campaign": "t", "formula": f"F{i % 3}", "stage": "generated", "score_pre_md": -i},
+        )
+        for i in range(25)
+    ]
+    other = [("x0000", {}, {"campaign": "other", "formula": "F0", "stage": "generated"})]
+    cands = store.candidates("t", page_size=4)
+    assert cands.add(ops) == 25 and cands.add(ops) == 0  # a rerun adds nothing
+    store.upsert("candidates", other)
+    pages = list(cands.pages(fields=("formula",)))
+    assert [len(p) for p in pages] == [4, 4, 4, 4, 4, 4, 1]
+    assert sorted(d["_id"] for p in pages for d in p) == [f"c{i:04d}" for i in range(25)]
+    assert set(pages[0][0]) == {"_id", "formula"}
+    assert cands.ids_at("generated") == [f"c{i:04d}" for i in range(25)]
+    assert set(cands.load(["c0001", "x0000"], fields=())) == {"c0001", "x0000"}
+    assert cands.load(["c0001"], fields=())["c0001"] == {"_id": "c0001"}
+    assert cands.top_k({"stage": "generated"}, [("score_pre_md", -1)], 3) == [
+        "c0000",
+        "c0001",
+        "c0002",
+    ]
+    cands.record({"c0000": {"relax": {"energy_ev": -1.0}}}, stage="relaxed")
+    assert cands.load(["c0000"], stage="generated") == {}
+    assert cands.counts_by("stage") == {"generated": 24, "relaxed": 1}
+    assert cands.values_by("formula", "score_pre_md", "min") == {"F0": -24, "F1": -22, "F2": -23}
+    assert cands.mark_duplicates({"c0003": "c0006", "c0000": "c0006"}) == 1  # c0000 relaxed
+    assert cands.count({"status": "duplicate"}) == 1

@@ -107,7 +107,7 @@ class CandidateStore:
         raw = self._raw()
         if raw is None:
             q = {**query, **({"_id": {"$gt": after}} if after is not None else {})}
-            proj = None if fields is None else dict.fromkeys(fields, 1)
+            proj = None if fields is None else (dict.fromkeys(fields, 1) or {"_id": 1})
             docs = list(self._col.find(q, proj).sort("_id", 1).limit(self.page_size))
             return docs, (docs[-1]["_id"] if docs else after)
         from mongomock.filtering import filter_applies
@@ -173,7 +173,7 @@ class CandidateStore:
                 for d in docs
                 if d is not None and filter_applies(query, d)
             }
-        proj = None if fields is None else dict.fromkeys(fields, 1)
+        proj = None if fields is None else (dict.fromkeys(fields, 1) or {"_id": 1})
         return {d["_id"]: d for d in self._col.find(query, proj)}
 
     def get(self, cid: str, fields: Sequence[str] | None = None) -> dict | None:
