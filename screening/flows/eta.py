@@ -14,6 +14,25 @@ from screening.schemas.campaign import CampaignSpec
 from screening.store.results import ResultStore
 
 
+def md_steps_per_candidate(funnel) -> int:
+    """Equilibration + production steps over all temperatures of one full MD series (the
+    adaptive cap when MD is adaptive)."""
+    f = funnel
+    production = f.md_steps if f.md_target_n_eff is None else (f.md_max_steps or 10 * f.md_steps)
+    return len(f.md_temperatures_k) * (equilibration_steps(f.md_steps) + production)
+
+
+def time_md_step(relaxed: Structure, model: LoadedModel, max_atoms: int) -> tuple[float, Structure]:
+    """Seconds of one force call on the MD cell of ``relaxed`` (after a warm-up call:
+    kernel compilation, allocator), and that cell."""
+    cell = md_cell(relaxed, max_atoms)
+    atoms = AseAtomsAdaptor.get_atoms(cell)
+    evaluate([atoms], model)
+    t0 = time.perf_counter()
+    evaluate([atoms], model)
+    return time.perf_counter() - t0, cell
+
+
 def md_eta(ids: list[str], store: ResultStore, model: LoadedModel, spec: CampaignSpec) -> dict:
     """Estimate the MD stage's wall time from one timed force call on the first candidate's
     MD cell (after a warm-up call), times the steps every candidate will run.
@@ -28,22 +47,16 @@ def md_eta(ids: list[str], store: ResultStore, model: LoadedModel, spec: Campaig
     if not ids:
         return {}
     doc = store.candidates(spec.name).get(ids[0], fields=("relax.structure",))
-    cell = md_cell(Structure.from_dict(doc["relax"]["structure"]), spec.funnel.md_max_atoms)
-    atoms = AseAtomsAdaptor.get_atoms(cell)
-    evaluate([atoms], model)  # warm-up (kernel compilation, allocator)
-    t0 = time.perf_counter()
-    evaluate([atoms], model)
-    per_step = time.perf_counter() - t0
-    f = spec.funnel
-    production = f.md_steps if f.md_target_n_eff is None else (f.md_max_steps or 10 * f.md_steps)
-    steps = len(f.md_temperatures_k) * (equilibration_steps(f.md_steps) + production)
+    relaxed = Structure.from_dict(doc["relax"]["structure"])
+    per_step, cell = time_md_step(relaxed, model, spec.funnel.md_max_atoms)
+    steps = md_steps_per_candidate(spec.funnel)
     return {
         "seconds_per_step": per_step,
         "atoms": len(cell),
         "formula": cell.composition.reduced_formula,
         "steps_per_candidate": steps,
         "eta_s": per_step * steps * len(ids),
-        "adaptive": f.md_target_n_eff is not None,
+        "adaptive": spec.funnel.md_target_n_eff is not None,
     }
 
 

@@ -23,15 +23,19 @@ FUNNEL_REF = "screening.flows.funnel:FUNNEL"
 """Where the runners find the funnel (a copy with more stages can be named instead)."""
 
 
+def _resolve(ref: str) -> Any:
+    """The object at ``module:attribute``."""
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
 def _call(ref: str) -> Callable[..., Any]:
     """A lazy ``module:function`` reference (imports on first call)."""
-    module, name = ref.split(":")
 
     def call(*args, **kwargs):
-        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+        return _resolve(ref)(*args, **kwargs)
 
-    call.__name__ = call.__qualname__ = name
-    call.ref = ref
+    call.__name__ = call.__qualname__ = ref.partition(":")[2]
     return call
 
 
@@ -58,8 +62,8 @@ class Stage:
     takes, gives : str or None
         The candidate stage (:class:`~screening.schemas.documents.CandidateStage`) it
         reads (or a tuple of stages: any of them) and the one it moves candidates to;
-        ``takes=None``: a source, run once (or, with :attr:`order`, over the items that
-        ``order`` lists, e.g. generation shards).
+        ``takes=None`` with :attr:`order`: the stage works on the items ``order`` lists
+        (generation shards).
     needs_model : bool or callable
         Loads the MLFF (FireWorks category ``gpu``); or ``needs_model(spec) -> bool``.
     chunk_size : callable
@@ -96,14 +100,13 @@ class Stage:
     announce: Callable[..., str] | None = None
     priority: int = 1000
 
+    def __post_init__(self) -> None:
+        if self.takes is None and self.order is None:
+            raise ValueError(f"stage {self.name!r}: give takes (a candidate stage) or order")
+
     def uses_model(self, spec) -> bool:
         """Whether this campaign's run of the stage loads the model."""
         return self.needs_model(spec) if callable(self.needs_model) else self.needs_model
-
-    @property
-    def source(self) -> bool:
-        """Runs once, on no ids."""
-        return self.takes is None and self.order is None
 
     def ids(self, store, spec) -> list[str]:
         """The ids this stage works on now (after :attr:`select`), best first."""
@@ -183,9 +186,8 @@ diffusion."""
 
 def load_funnel(ref: str = FUNNEL_REF) -> Sequence[Stage]:
     """The funnel at ``module:attribute`` (checked: stages with unique names)."""
-    module, _, attr = ref.partition(":")
     try:
-        funnel = getattr(importlib.import_module(module), attr)
+        funnel = _resolve(ref)
     except (ImportError, AttributeError, ValueError) as exc:
         raise ValueError(f"funnel {ref!r}: cannot import ({exc})") from None
     names = [s.name for s in funnel]

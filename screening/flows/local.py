@@ -51,8 +51,7 @@ def run_campaign(
     """Run every enabled stage of ``funnel`` in order (generate -> relax (+ stability) ->
     [conduction screen] -> top-K -> MD + diffusion for the default funnel).
 
-    Returns the source stages' summaries by stage name and ``timings_s`` (seconds per
-    stage name).
+    Returns ``{"timings_s": {stage name: seconds}}``.
     """
     summary: dict = {}
     timings: dict[str, float] = summary.setdefault("timings_s", {})
@@ -68,20 +67,16 @@ def run_campaign(
             store.ensure_indexes()
             for stage in active(funnel, spec):
                 t0 = time.perf_counter()
-                _run_stage(stage, spec, store, model, progress, summary)
+                _run_stage(stage, spec, store, model, progress)
                 timings[stage.name] = time.perf_counter() - t0
         finally:
             store.flush()
     return summary
 
 
-def _run_stage(stage: Stage, spec, store, model, progress: Progress, summary: dict) -> None:
-    """One stage: a source runs once; a tier selects, then runs its chunks in order."""
+def _run_stage(stage: Stage, spec, store, model, progress: Progress) -> None:
+    """One stage: its selection, then its chunks in order."""
     use = model if stage.uses_model(spec) else None
-    if stage.source:
-        summary[stage.name] = stage.run([], store, use, spec)
-        store.flush()
-        return
     if stage.select is not None:
         stage.select(store, spec)
         store.flush()

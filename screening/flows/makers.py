@@ -210,9 +210,7 @@ class FanOutMaker(Maker):
     def __post_init__(self) -> None:
         from screening.flows.funnel import stage_named
 
-        stage = stage_named(self.stage, self.funnel)
-        if stage.source:
-            raise ValueError(f"stage {self.stage!r} is a source (runs once): nothing to fan out")
+        stage_named(self.stage, self.funnel)
         if self.priority is not None and self.priority < 0:
             raise ValueError(f"priority must be >= 0, got {self.priority}")
         if self.max_jobs < 2:
@@ -243,7 +241,7 @@ class FanOutMaker(Maker):
 @dataclass
 class ScreeningFlowMaker(Maker):
     """The campaign's whole funnel as one jobflow Flow: each stage of the funnel in order
-    (a source stage as one job, every other as a fan-out over its chunks), then rank.
+    (each a fan-out over its chunks), then rank.
 
     Parameters
     ----------
@@ -277,16 +275,9 @@ class ScreeningFlowMaker(Maker):
         jobs, upstream = [], None
         for stage in active(load_funnel(self.funnel), spec):
             category = self.gpu_category if stage.uses_model(spec) else self.cpu_category
-            if stage.source:
-                j = ChunkMaker(name=stage.name, stage=stage.name, funnel=self.funnel).make(
-                    campaign_file, []
-                )
-                if category:
-                    j.update_config({"manager_config": {"_category": category}})
-            else:
-                j = FanOutMaker(
-                    stage=stage.name, category=category, funnel=self.funnel, max_jobs=self.max_jobs
-                ).make(campaign_file, upstream)
+            j = FanOutMaker(
+                stage=stage.name, category=category, funnel=self.funnel, max_jobs=self.max_jobs
+            ).make(campaign_file, upstream)
             jobs.append(j)
             upstream = j.output
         ranked = self.rank.make(campaign_file, upstream)

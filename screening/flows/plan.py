@@ -50,12 +50,13 @@ def calibrate(spec: CampaignSpec, model, *, sample: int = 8) -> dict:
     point, relaxation, one MD force call) and measure the pass rates; cached."""
     import itertools
 
-    from screening.flows.md_stage import md_cell
+    from pymatgen.core import Structure
+
+    from screening.flows.eta import time_md_step
     from screening.flows.prescreen import prescreen, reference_hull, single_points
     from screening.generate.arrays import ArrayBuilder, to_structure
     from screening.generate.enumerate import Enumerator
     from screening.generate.parents import load_prototypes
-    from screening.mlff.batch import evaluate
     from screening.mlff.relax import relax_batch
 
     enum = Enumerator(spec, load_prototypes(spec))
@@ -85,15 +86,7 @@ def calibrate(spec: CampaignSpec, model, *, sample: int = 8) -> dict:
         )
         for s, r in zip(structures, relaxed, strict=True)
     ]
-    from pymatgen.core import Structure
-    from pymatgen.io.ase import AseAtomsAdaptor
-
-    cell = md_cell(Structure.from_dict(relaxed[0].structure), f.md_max_atoms)
-    atoms = AseAtomsAdaptor.get_atoms(cell)
-    evaluate([atoms], model)
-    t0 = time.perf_counter()
-    evaluate([atoms], model)
-    md_step_s = time.perf_counter() - t0
+    md_step_s, cell = time_md_step(Structure.from_dict(relaxed[0].structure), model, f.md_max_atoms)
     import bson
 
     out = {
@@ -126,6 +119,7 @@ def plan(spec: CampaignSpec, *, cpus: int = 1, gpus: int = 0, calibration: dict 
     "wall_hours", "database_gb", "calibration", "anchor"}``; times are None without a
     calibration, and GPU hours are None unless the calibration ran on a GPU.
     """
+    from screening.flows.eta import md_steps_per_candidate
     from screening.flows.md_stage import equilibration_steps
     from screening.generate.enumerate import Enumerator
     from screening.generate.parents import load_prototypes
@@ -145,10 +139,7 @@ def plan(spec: CampaignSpec, *, cpus: int = 1, gpus: int = 0, calibration: dict 
     stable_n = None if relax_n is None or not c else round(relax_n * c["stable_pass"])
     if not spec.has_references and relax_n is not None:
         stable_n = relax_n
-    md_steps = len(f.md_temperatures_k) * (
-        equilibration_steps(f.md_steps)
-        + (f.md_steps if f.md_target_n_eff is None else (f.md_max_steps or 10 * f.md_steps))
-    )
+    md_steps = md_steps_per_candidate(f)
     screen_n = None if stable_n is None else min(f.screen_top_n, stable_n)
     md_n = (
         None

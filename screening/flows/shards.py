@@ -53,8 +53,7 @@ def generate_shard(key: str, spec: CampaignSpec, store: ResultStore, model, enum
 
     p, start, stop = (int(x) for x in key.split(":"))
     enum = enum or _enumerator(spec)
-    enum.enumerated = enum.passed = 0
-    enum.rejected.clear()
+    enum.reset_counts()
     refs = list(enum.iter_shard(p, start, stop))
     builder = ArrayBuilder(enum)  # arrays; a Structure only for what is stored
     counts = enum.summary()

@@ -308,6 +308,11 @@ class Enumerator:
         present |= {el for values in self.spec.substitutions.values() for el in values}
         return sorted(present & set(self.spec.filters.exclude_elements))
 
+    def reset_counts(self) -> None:
+        """Start counting afresh (one shard's counts; caches are kept)."""
+        self.enumerated = self.passed = 0
+        self.rejected.clear()
+
     def summary(self) -> dict:
         """Counts so far: enumerated, passed, rejected_by_reason, and the campaign elements
         that filters.exclude_elements removes (``excluded_elements``)."""

@@ -27,10 +27,14 @@ def _one_of(stage: str | Sequence[str]) -> Any:
     return stage if isinstance(stage, str) else {"$in": list(stage)}
 
 
-def _get(doc: Mapping, dotted: str) -> Any:
+_MISSING = object()
+
+
+def _get(doc: Mapping, dotted: str, default: Any = None) -> Any:
+    """The value at a dotted path, or ``default`` when a part is missing."""
     for part in dotted.split("."):
         if not isinstance(doc, Mapping) or part not in doc:
-            return None
+            return default
         doc = doc[part]
     return doc
 
@@ -41,18 +45,19 @@ def _project(doc: Mapping, fields: Sequence[str] | None) -> dict:
         return plain_copy(dict(doc))
     out: dict = {"_id": doc["_id"]}
     for f in fields:
-        parts = f.split(".")
-        src: Any = doc
-        for p in parts:
-            if not isinstance(src, Mapping) or p not in src:
-                break
-            src = src[p]
-        else:
+        value = _get(doc, f, _MISSING)
+        if value is not _MISSING:
+            *parents, last = f.split(".")
             dst = out
-            for p in parts[:-1]:
+            for p in parents:
                 dst = dst.setdefault(p, {})
-            dst[parts[-1]] = plain_copy(src)
+            dst[last] = plain_copy(value)
     return out
+
+
+def _projection(fields: Sequence[str] | None) -> dict | None:
+    """A server projection of ``fields`` (``_id`` only for none; None: whole documents)."""
+    return None if fields is None else (dict.fromkeys(fields, 1) or {"_id": 1})
 
 
 class CandidateStore:
@@ -107,8 +112,7 @@ class CandidateStore:
         raw = self._raw()
         if raw is None:
             q = {**query, **({"_id": {"$gt": after}} if after is not None else {})}
-            proj = None if fields is None else (dict.fromkeys(fields, 1) or {"_id": 1})
-            docs = list(self._col.find(q, proj).sort("_id", 1).limit(self.page_size))
+            docs = list(self._col.find(q, _projection(fields)).sort("_id", 1).limit(self.page_size))
             return docs, (docs[-1]["_id"] if docs else after)
         from mongomock.filtering import filter_applies
 
@@ -173,8 +177,7 @@ class CandidateStore:
                 for d in docs
                 if d is not None and filter_applies(query, d)
             }
-        proj = None if fields is None else (dict.fromkeys(fields, 1) or {"_id": 1})
-        return {d["_id"]: d for d in self._col.find(query, proj)}
+        return {d["_id"]: d for d in self._col.find(query, _projection(fields))}
 
     def get(self, cid: str, fields: Sequence[str] | None = None) -> dict | None:
         """One candidate's document (any campaign: ids are unique), or None."""

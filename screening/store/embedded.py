@@ -84,13 +84,17 @@ class _TrackedCollection(CollectionStore):
         self._db_name = db_name
         self._tracker = tracker
 
+    def touch(self, key) -> None:
+        """Mark document ``key`` as changed since the last checkpoint."""
+        self._tracker.dirty[(self._db_name, self.name, key)] = None
+
     def __setitem__(self, key, val) -> None:
         super().__setitem__(key, val)
-        self._tracker.dirty[(self._db_name, self.name, key)] = None
+        self.touch(key)
 
     def __delitem__(self, key) -> None:
         super().__delitem__(key)
-        self._tracker.dirty[(self._db_name, self.name, key)] = None
+        self.touch(key)
 
     def drop(self) -> None:
         super().drop()
@@ -150,7 +154,7 @@ def _patch_in_place_updates() -> None:
         out = original(self, existing_document, *args, **kwargs)
         store = self._store
         if isinstance(store, _TrackedCollection) and "_id" in existing_document:
-            store._tracker.dirty[(store._db_name, store.name, existing_document["_id"])] = None
+            store.touch(existing_document["_id"])
         return out
 
     tracked._screening_tracked = True
