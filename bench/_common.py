@@ -17,6 +17,22 @@ def setup_env() -> None:
         os.environ["SCREENING_MODELS_DIR"] = str(shared)
 
 
+def bench_device() -> str:
+    """Torch device for a bench: ``SCREENING_DEVICE`` when set (``cuda`` on a GPU machine),
+    else the CPU, so CPU figures stay comparable between machines with and without a GPU."""
+    device = os.environ.get("SCREENING_DEVICE", "cpu")
+    return "cpu" if device == "auto" else device
+
+
+def device_label(device: str) -> str:
+    """``cpu (N cores)`` or the GPU's name, for the bench JSON."""
+    if device == "cpu":
+        return f"cpu ({len(os.sched_getaffinity(0))} cores)"
+    import torch
+
+    return torch.cuda.get_device_name(0)
+
+
 def report(figures: dict) -> None:
     """Print the figures as the last line, one JSON object."""
     sys.stdout.flush()

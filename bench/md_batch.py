@@ -12,18 +12,20 @@ Last line: {"bench": "md_batch", "cells": 16, "serial_s": ..., "batched_s": ...,
 
 from __future__ import annotations
 
+import argparse
 import time
 
-from _common import report, setup_env
+from _common import bench_device, device_label, report, setup_env
 
 STEPS = 40
 
 
-def cells():
+def cells(n: int = 16):
     from pymatgen.core import Lattice, Structure
 
     out = []
-    for k, (anion, a) in enumerate([("F", 4.03), ("Cl", 5.13), ("Br", 5.50), ("I", 6.00)] * 4):
+    anions = [("F", 4.03), ("Cl", 5.13), ("Br", 5.50), ("I", 6.00)]
+    for k, (anion, a) in enumerate(anions[i % 4] for i in range(n)):
         s = Structure.from_spacegroup(
             "Fm-3m", Lattice.cubic(a * (1 + 0.005 * k)), ["Li", anion], [[0, 0, 0], [0.5] * 3]
         )
@@ -33,25 +35,36 @@ def cells():
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cells", type=int, default=16, help="cells run together (16 for the issue)")
+    args = ap.parse_args()
     setup_env()
     from screening.md import run_md
     from screening.md.batched import run_md_batch
     from screening.mlff import load_model
 
-    model = load_model(device="cpu")
-    structures = cells()
+    model = load_model(device=bench_device())
+    structures = cells(args.cells)
     opts = dict(temperature_k=900, steps=STEPS, equilibration_steps=10, stride=10)
     run_md_batch(structures[:2], model, mobile_ion="Li", **{**opts, "steps": 10})  # warm-up
     t0 = time.perf_counter()
     serial = [run_md(s, model, mobile_ion="Li", seed=k, **opts) for k, s in enumerate(structures)]
     t_serial = time.perf_counter() - t0
     t0 = time.perf_counter()
-    batched = run_md_batch(structures, model, mobile_ion="Li", seed=list(range(16)), **opts)
+    batched = run_md_batch(
+        structures,
+        model,
+        mobile_ion="Li",
+        seed=list(range(len(structures))),
+        batch_size=len(structures),
+        **opts,
+    )
     t_batched = time.perf_counter() - t0
     atom_steps = sum(len(s) for s in structures) * (STEPS + 10)
     report(
         {
             "bench": "md_batch",
+            "device": device_label(bench_device()),
             "cells": len(structures),
             "atoms_per_cell": sorted({len(s) for s in structures}),
             "steps": STEPS + 10,

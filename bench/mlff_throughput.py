@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from _common import report, setup_env
+from _common import bench_device, device_label, report, setup_env
 from pymatgen.core import Lattice, Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
@@ -25,7 +25,7 @@ def main() -> None:
     from screening.md import run_md
     from screening.mlff import load_model, relax_batch, relax_structure
 
-    model = load_model(device="cpu")
+    model = load_model(device=bench_device())
     cell = rocksalt(5.13) * (2, 2, 2)  # 64 atoms
     n = 60
 
@@ -70,6 +70,7 @@ def main() -> None:
     report(
         {
             "bench": "mlff_throughput",
+            "device": device_label(bench_device()),
             "n_atoms": n_atoms,
             "bare_atom_steps_per_s": n_atoms / bare_per_call,
             "md_atom_steps_per_s": n_atoms * n / md_time,

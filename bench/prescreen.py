@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import yaml
-from _common import REPO, report, setup_env
+from _common import REPO, bench_device, device_label, report, setup_env
 
 MARGINS = [0.0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5]
 
@@ -59,6 +59,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=300, help="candidates (>= 300 for the issue)")
     ap.add_argument("--cut", type=float, default=None, help="E_hull cut, eV/atom")
+    ap.add_argument("--relax-batch", type=int, default=16, help="structures per relax_batch")
     ap.add_argument("--save", type=Path, default=None, help="write the E_hull arrays (npz)")
     args = ap.parse_args()
     setup_env()
@@ -78,7 +79,7 @@ def main() -> None:
     spec = load_campaign(campaign(tmp))
     enum = Enumerator(spec, load_prototypes(spec))
     structures = [build_structure(r, enum) for r in enum][: args.n]
-    model = load_model("tensornet-matpes-pbe", device="cpu")
+    model = load_model("tensornet-matpes-pbe", device=bench_device())
     refs = ReferenceSet(model).entries(load_reference_structures(spec.base_dir / spec.references))
     hull = HullEstimator(refs)
     atoms = [AseAtomsAdaptor.get_atoms(s) for s in structures]
@@ -96,8 +97,11 @@ def main() -> None:
 
     t0 = time.perf_counter()
     relaxed = []
-    for i in range(0, len(structures), 16):
-        relaxed += relax_batch(structures[i : i + 16], model, fmax=0.05, max_steps=100)
+    rb = args.relax_batch
+    for i in range(0, len(structures), rb):
+        relaxed += relax_batch(
+            structures[i : i + rb], model, fmax=0.05, max_steps=100, batch_size=rb
+        )
         print(f"relaxed {len(relaxed)}/{len(structures)}", file=sys.stderr, flush=True)
     relax_s = time.perf_counter() - t0
 
@@ -135,6 +139,7 @@ def main() -> None:
     report(
         {
             "bench": "prescreen",
+            "device": device_label(bench_device()),
             "candidates": len(structures),
             "kept_by_full_path": int(kept_full.sum()),
             "cut_ev_per_atom": round(cut, 4),

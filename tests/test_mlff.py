@@ -114,3 +114,27 @@ def test_unknown_package_is_refused_not_run_as_chgnet(tmp_path):
         LoadedModel(
             name="ani", package="torchani", backend=None, weights_path=weights, device="cpu"
         )
+
+
+def test_device_hook_moves_every_input_and_keeps_energies(tensornet, licl):
+    """The pre-hook registered for a GPU (matgl builds graphs on the CPU) moves a Potential's
+    inputs, numpy state attributes included, to the model's device; exercised here with the
+    CPU as target: the same energy through the hooked module. On a GPU: bench/gpu.sh (same
+    LiCl energy on cuda, bench/results/h100-2026-11-26)."""
+    import torch
+
+    from screening.mlff.batch import _matgl_inputs
+    from screening.mlff.registry import _inputs_to
+
+    hook = _inputs_to("cpu")
+    graph, lattices, states = _matgl_inputs([AseAtomsAdaptor.get_atoms(licl)], tensornet.backend)
+    moved = hook(None, (graph, lattices, states.numpy(), None))
+    assert isinstance(moved[2], torch.Tensor) and moved[3] is None
+    handle = tensornet.backend.register_forward_pre_hook(hook)
+    try:
+        hooked = evaluate([AseAtomsAdaptor.get_atoms(licl)], tensornet)[0].energy_ev
+    finally:
+        handle.remove()
+    assert hooked == pytest.approx(
+        evaluate([AseAtomsAdaptor.get_atoms(licl)], tensornet)[0].energy_ev
+    )

@@ -82,3 +82,38 @@ def test_plan_of_the_large_space_is_quick_and_complete(tmp_path):
         assert t["seconds_per_candidate"] is None and t["gpu_hours"] is None
     assert plan["wall_hours"] is None and "32 M" in plan["anchor"]
     assert seconds < 120, seconds
+
+
+def test_plan_with_a_gpu_calibration_from_another_machine(tmp_path):
+    """The H100 calibration in bench/results (made by `bench/gpu.sh` on a GPU) plans the
+    demo here in GPU-hours; a missing or malformed file is one error line."""
+    calib = REPO / "bench" / "results" / "h100-2026-11-26" / "calibration.json"
+    entry = json.loads(calib.read_text())
+    rates = next(v for v in entry.values() if v["campaign"] == "lgps-demo")
+    env = {**os.environ, "SCREENING_DATA_DIR": str(tmp_path / "data")}
+
+    def plan(*args):
+        return subprocess.run(
+            [SCREENING, "campaign", "plan", str(REPO / "workflows" / "demo.yaml"), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    out = plan("--gpus", "2", "--calibration", str(calib), "--json")
+    assert out.returncode == 0, out.stderr[-2000:]
+    doc = json.loads(out.stdout)
+    relax = next(t for t in doc["tiers"] if t["name"] == "relax")
+    assert relax["count"] == 3 and relax["cpu_hours"] is None
+    assert abs(relax["gpu_hours"] - 3 * rates["relax_s"] / 3600) < 1e-12
+    assert doc["calibration"]["device"] == "cuda"
+    gpu_hours = sum(t["gpu_hours"] for t in doc["tiers"])
+    assert abs(doc["wall_hours"] - gpu_hours / 2) < 1e-12  # two GPU workers
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]")
+    for args in (["--calibration", str(bad)], ["--calibration", str(tmp_path / "none.json")]):
+        out = plan(*args)
+        lines = out.stderr.strip().splitlines()
+        assert out.returncode != 0 and len(lines) == 1 and lines[0].startswith("error: ")
+        assert "--calibration" in lines[0] or "bad.json" in lines[0], lines

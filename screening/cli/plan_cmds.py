@@ -18,6 +18,12 @@ def plan(
         False, "--calibrate", help="Time each tier on a few candidates here first (cached)."
     ),
     model: str | None = typer.Option(None, "--model", help="MLFF name (calibration)."),
+    calibration: Path | None = typer.Option(
+        None,
+        "--calibration",
+        help="Use this calibration file (one written by --calibrate elsewhere, e.g. on a GPU "
+        "node) instead of this machine's cache.",
+    ),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Candidates per tier, seconds per candidate, CPU/GPU hours, wall time, database size."""
@@ -30,10 +36,20 @@ def plan(
     if cpus < 1 or gpus < 0:
         raise ScreeningInputError(f"--cpus must be >= 1 and --gpus >= 0, got {cpus}, {gpus}")
     spec = load_campaign(campaign)
+    if calibration is not None and not calibration.is_file():
+        raise ScreeningInputError(f"--calibration {calibration}: no such file")
     if calibrate:
         calib = run_calibration(spec, quiet_load_model(model or spec.model))
     else:
-        calib = cached_calibration(spec, model)
+        try:
+            calib = cached_calibration(spec, model, path=calibration, gpu=gpus > 0 or None)
+        except ValueError as exc:
+            raise ScreeningInputError(str(exc)) from None
+        if calibration is not None and calib is None:
+            raise ScreeningInputError(
+                f"--calibration {calibration}: no calibration of campaign '{spec.name}'"
+                + (f" with model '{model}'" if model else "")
+            )
     doc = make_plan(spec, cpus=cpus, gpus=gpus, calibration=calib)
     if json_out:
         emit_json(doc)

@@ -31,18 +31,46 @@ def _key(spec: CampaignSpec, model) -> str:
     return f"{spec.name}|{model.name}|{model.weights_sha256[:16]}|{model.device}"
 
 
-def cached_calibration(spec: CampaignSpec, model_name: str | None = None) -> dict | None:
-    """The newest cached calibration of this campaign (any model when not named)."""
-    path = _calibration_file()
+def cached_calibration(
+    spec: CampaignSpec,
+    model_name: str | None = None,
+    *,
+    path: Path | None = None,
+    gpu: bool | None = None,
+) -> dict | None:
+    """The newest cached calibration of this campaign (any model when not named).
+
+    Parameters
+    ----------
+    spec : CampaignSpec
+        The campaign (matched by name).
+    model_name : str, optional
+        Only calibrations of this model.
+    path : Path, keyword-only, optional
+        A calibration file (the cache's format, e.g. copied from a GPU node); default the
+        cache in ``$SCREENING_DATA_DIR``. A file that is not such a cache raises ValueError.
+    gpu : bool, keyword-only, optional
+        Prefer calibrations made on a GPU (True) or on a CPU (False); either when None.
+    """
+    path = path or _calibration_file()
     if not path.exists():
         return None
-    entries = json.loads(path.read_text())
-    hits = [
-        v
-        for k, v in entries.items()
-        if k.split("|")[0] == spec.name and (model_name is None or k.split("|")[1] == model_name)
-    ]
-    return max(hits, key=lambda v: v["measured_at"]) if hits else None
+    try:
+        entries = json.loads(path.read_text())
+        hits = [
+            v
+            for k, v in entries.items()
+            if k.split("|")[0] == spec.name
+            and (model_name is None or k.split("|")[1] == model_name)
+        ]
+        if gpu is not None:
+            hits = [v for v in hits if str(v["device"]).startswith("cuda") is gpu] or hits
+        return max(hits, key=lambda v: v["measured_at"]) if hits else None
+    except (ValueError, AttributeError, KeyError, TypeError) as exc:
+        raise ValueError(
+            f"{path}: not a calibration file (expected the JSON object that "
+            f"`campaign plan --calibrate` writes; {type(exc).__name__})"
+        ) from None
 
 
 def calibrate(spec: CampaignSpec, model, *, sample: int = 8) -> dict:

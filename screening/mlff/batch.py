@@ -41,8 +41,12 @@ def _voigt(s: np.ndarray) -> np.ndarray:
 def _matgl_inputs(atoms_list: Sequence[Atoms], potential) -> tuple:
     """(batched graph, lattices (n, 3, 3), state attributes) for a matgl ``Potential``."""
     import torch
-    from matgl.ext.ase import Atoms2Graph
     from torch_geometric.data import Batch
+
+    try:
+        from matgl.ext.ase import Atoms2Graph
+    except ImportError:  # matgl < 2.1 (the GPU path without Warp) keeps it in _ase_pyg
+        from matgl.ext._ase_pyg import Atoms2Graph
 
     converter = Atoms2Graph(potential.model.element_types, potential.model.cutoff)
     graphs, lattices, states = [], [], []

@@ -206,7 +206,31 @@ def _load_tensornet(device: str) -> LoadedModel:
         path = Path(matgl.utils.io.get_cache_dir()) if hasattr(matgl.utils, "io") else Path(".")
     potential = potential.to(device)
     potential.eval()
+    if device != "cpu":
+        potential.register_forward_pre_hook(_inputs_to(device))
     return LoadedModel("tensornet-matpes-pbe", "matgl", potential, path, device)
+
+
+def _inputs_to(device: str) -> Callable:
+    """A forward pre-hook that moves a matgl ``Potential``'s inputs to ``device``.
+
+    matgl builds graphs on torch's default device (the CPU) and leaves moving them to the
+    caller; with this hook its ASE calculator and our batched calls both work on a GPU
+    without changing torch's process-wide default device.
+    """
+
+    def hook(_module, args):
+        import numpy as np
+        import torch
+
+        def move(x):
+            if isinstance(x, np.ndarray):
+                return torch.as_tensor(x, device=device)
+            return x.to(device) if hasattr(x, "to") else x
+
+        return tuple(move(a) for a in args)
+
+    return hook
 
 
 def _load_chgnet(device: str) -> LoadedModel:
