@@ -72,6 +72,16 @@ class ScreeningSettings(BaseSettings):
         description="Memory this process may use, GB (default: MemAvailable of /proc/meminfo); "
         "a cell whose estimated model-call memory exceeds it is refused before any work.",
     )
+    fere_fit_cations: list[str] | None = Field(
+        None,
+        description="Cations of the FERE correction's fit set (JSON list); default the built-in "
+        "set (screening.stability.correction.FIT_CATIONS).",
+    )
+    fere_fit_anions: list[str] | None = Field(
+        None,
+        description="Anions of the FERE correction's fit set (JSON list); default "
+        "screening.stability.correction.FIT_ANIONS.",
+    )
     data_dir: Path = Field(
         Path.home() / ".screening",
         description="Folder for the embedded database file, plots and scratch data.",

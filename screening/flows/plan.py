@@ -140,6 +140,13 @@ def calibrate(spec: CampaignSpec, model, *, sample: int = 8) -> dict:
     return out
 
 
+def _library_size(systems: set[str]) -> int:
+    """Reference-library phases (each relaxed once per model) for these chemical systems."""
+    from screening.stability.auto import library_structures
+
+    return len(library_structures(systems))
+
+
 def plan(spec: CampaignSpec, *, cpus: int = 1, gpus: int = 0, calibration: dict | None) -> dict:
     """Counts, hours and wall time per tier (see the module docstring).
 
@@ -155,7 +162,8 @@ def plan(spec: CampaignSpec, *, cpus: int = 1, gpus: int = 0, calibration: dict 
     if cpus < 1 or gpus < 0:
         raise ValueError(f"--cpus must be >= 1 and --gpus >= 0, got {cpus} and {gpus}")
     f = spec.funnel
-    counts = Enumerator(spec, load_prototypes(spec)).count()
+    enum = Enumerator(spec, load_prototypes(spec))
+    counts = enum.count()
     c = calibration or {}
     passed = counts["passed"]
     if f.prescreen_keep_fraction is not None:
@@ -177,6 +185,17 @@ def plan(spec: CampaignSpec, *, cpus: int = 1, gpus: int = 0, calibration: dict 
     step = c.get("md_step_s")
     rows = [
         ("generate", passed, c.get("build_s")),
+        *(
+            [
+                (
+                    "references (library, once per system)",
+                    _library_size(enum.systems),
+                    c.get("relax_s"),
+                )
+            ]
+            if spec.references == "auto"
+            else []
+        ),
         *([("prescreen", passed, c.get("prescreen_s"))] if f.prescreen else []),
         ("relax" + (" + stability" if spec.has_references else ""), relax_n, c.get("relax_s")),
         *(

@@ -27,18 +27,13 @@ def reference_hull(spec: CampaignSpec, store: ResultStore | None, model: LoadedM
     """A HullEstimator over the campaign's reference phases (None without references)."""
     if not spec.has_references:
         return None
-    from screening.stability import ReferenceSet, load_reference_structures
+    from screening.stability import ReferenceSet
+    from screening.stability.auto import campaign_reference_structures, corrected_entries
     from screening.stability.hull import HullEstimator
 
-    structures = []
-    if spec.references:
-        structures += load_reference_structures(spec.base_dir / spec.references)
-    if spec.references_mp:
-        from screening.stability.online import mp_reference_structures, sub_chemsys
-
-        systems = {c for cs in chemsys for c in sub_chemsys(cs.split("-"))}
-        structures += mp_reference_structures(systems, spec.references_mp, store)
-    return HullEstimator(ReferenceSet(model, store).entries(structures))
+    structures = campaign_reference_structures(spec, store, chemsys)
+    refs = ReferenceSet(model, store).entries(structures)
+    return HullEstimator(corrected_entries(refs, spec.references_correction, model, store))
 
 
 def single_points(cells: Sequence, model: LoadedModel) -> list[float | str]:
@@ -95,7 +90,8 @@ class ShardPrescreen:
         self.records: list[tuple] = []  # (energy or None, atoms, formula, E_hull vs refs)
 
     def _hull_for(self, systems: set[str]):
-        if self._hull is None or (self.spec.references_mp and not systems <= self._systems):
+        per_system = self.spec.references_mp or self.spec.references == "auto"
+        if self._hull is None or (per_system and not systems <= self._systems):
             self._systems |= systems
             self._hull = reference_hull(self.spec, self.store, self.model, self._systems)
         return self._hull

@@ -131,19 +131,14 @@ def stability_chunk(
 ) -> dict:
     """E_hull and window for relaxed candidates vs the campaign's reference phases."""
     from screening.schemas.errors import ScreeningInputError
-    from screening.stability import ReferenceSet, load_reference_structures, stability_analysis
+    from screening.stability import ReferenceSet, stability_analysis
+    from screening.stability.auto import campaign_reference_structures, corrected_entries
 
     cands = store.candidates(spec.name)
     docs = list(cands.load(ids, fields=_STABILITY_FIELDS).values())
-    structures = []
-    if spec.references:
-        structures += load_reference_structures(spec.base_dir / spec.references)
-    if spec.references_mp:
-        from screening.stability.online import mp_reference_structures, sub_chemsys
-
-        systems = {c for d in docs for c in sub_chemsys(d["chemsys"].split("-"))}
-        structures += mp_reference_structures(systems, spec.references_mp, store)
+    structures = campaign_reference_structures(spec, store, {d["chemsys"] for d in docs})
     refs = ReferenceSet(model, store).entries(structures)
+    refs = corrected_entries(refs, spec.references_correction, model, store)
     updates = {}
     for d in docs:
         if d.get("status") == "failed" or d.get("stability") or not d.get("relax"):
@@ -156,6 +151,7 @@ def stability_chunk(
                 refs,
                 mobile_ion=d.get("mobile_ion", spec.mobile_ion),
                 forcefield_name=model.name,
+                correction=spec.references_correction,
             )
         except ScreeningInputError as exc:
             updates[d["_id"]] = {"status": "failed", "errors": [f"stability: {exc}"]}

@@ -114,6 +114,7 @@ class Enumerator:
         self.enumerated = 0
         self.passed = 0
         self.rejected: Counter = Counter()
+        self.systems: set[str] = set()  # chemical systems of the candidates that passed
         self._formula_cache: BoundedCache[str] = BoundedCache()
         self._rankers = [OrderingRanker(p.structure) for p in prototypes]
         self._orderings: BoundedCache[list[Ordering]] = BoundedCache(1 << 12)
@@ -227,6 +228,7 @@ class Enumerator:
             if removed:
                 counts[mobile] -= removed
             ckey = tuple(sorted(counts.items()))
+            self.systems.add("-".join(sorted(el for el, n in ckey if n > 0)))
             formula = self._formula_cache.get_or_compute(
                 ckey, lambda ckey=ckey: Composition(dict(ckey)).reduced_formula
             )

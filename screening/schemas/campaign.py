@@ -211,7 +211,16 @@ class CampaignSpec(_Strict):
         default_factory=CompensationSpec, description="Charge compensation."
     )
     filters: FilterSpec = Field(default_factory=FilterSpec, description="Cheap filters.")
-    references: str | None = Field(None, description="Folder of reference-phase structures.")
+    references: str | None = Field(
+        None,
+        description="Folder of reference-phase structures, or 'auto': the shipped reference "
+        "library for every chemical system the candidates touch (screening.stability.library).",
+    )
+    references_correction: Literal["none", "fere"] = Field(
+        "none",
+        description="Formation-energy correction of the reference phases: 'none', or 'fere' "
+        "(elemental reference energies fitted to experimental enthalpies for this model).",
+    )
     references_mp: MPReferenceSpec | None = Field(
         None,
         description="Also fetch reference phases of the candidates' chemical systems from the "
@@ -239,6 +248,20 @@ class CampaignSpec(_Strict):
             if not values:
                 raise ValueError(f"substitutions.{key} is empty")
         return v
+
+    @model_validator(mode="after")
+    def _library_covers_substitutions(self):
+        if self.references != "auto":
+            return self
+        from screening.stability.prototypes import ELEMENTS
+
+        used = {el for k, vs in self.substitutions.items() for el in (k, *vs)}
+        if missing := sorted(used - set(ELEMENTS)):
+            raise ValueError(
+                f"references: auto, but the reference library has no ground-state structure "
+                f"for {', '.join(missing)} (substitutions); give a reference folder instead"
+            )
+        return self
 
 
 def load_campaign(path: str | Path) -> CampaignSpec:

@@ -7,7 +7,7 @@ Where a field overlaps atomate2's ``ForceFieldTaskDocument`` it carries the same
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field
 
@@ -237,3 +237,14 @@ class StabilityResult(BaseModel):
     oxidation_products: list[str] = Field(default_factory=list, description="Phases at oxidation.")
     mobile_ion: str = Field(description="Element whose chemical potential defines the window.")
     forcefield_name: str = Field(description="MLFF registry name.")
+    correction: Literal["none", "fere"] = Field(
+        "none",
+        description="Correction of the reference energies used: 'none' (the MLFF's own) or "
+        "'fere' (elemental energies fitted to experimental enthalpies for this model).",
+    )
+    uncorrected_formation_energy_ev_per_atom: float | None = Field(
+        None, description="With a correction: E_form from the MLFF's own energies, eV/atom."
+    )
+    uncorrected_window_v: tuple[float, float] | None = Field(
+        None, description="With a correction: the window from the MLFF's own energies, V."
+    )

@@ -44,6 +44,7 @@ def stability_analysis(
     *,
     mobile_ion: str,
     forcefield_name: str,
+    correction: str = "none",
 ) -> StabilityResult:
     """Formation energy, E_hull, decomposition and electrochemical window.
 
@@ -59,6 +60,8 @@ def stability_analysis(
         Element whose chemical potential defines the window.
     forcefield_name : str
         Recorded with the result.
+    correction : str
+        Recorded with the result: how ``references`` were corrected (``none``/``fere``).
 
     Raises
     ------
@@ -118,6 +121,7 @@ def stability_analysis(
         oxidation_products=ox,
         mobile_ion=mobile_ion,
         forcefield_name=forcefield_name,
+        correction=correction,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -66,6 +67,7 @@ class ReferenceSet:
                 [by_key[k] for k in missing], self.model, fmax=self.fmax, max_steps=300
             )
             self.relaxed_count += len(missing)
+            logger.info("relaxed %d reference phase(s) with %s", len(missing), self.model.name)
             return {
                 k: {
                     "formula": by_key[k].composition.formula,
@@ -76,6 +78,7 @@ class ReferenceSet:
                     "chemsys": by_key[k].composition.chemical_system,
                     "structure": r.structure,
                     "converged": r.converged,
+                    "relaxed_at": datetime.now(UTC).isoformat(),
                 }
                 for k, r in zip(missing, results, strict=True)
             }

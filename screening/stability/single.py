@@ -9,6 +9,7 @@ from pymatgen.core import Structure
 
 from screening.mlff.registry import LoadedModel
 from screening.schemas.results import StabilityResult
+from screening.stability.auto import corrected_entries
 from screening.stability.hull import stability_analysis
 from screening.stability.references import ReferenceSet
 
@@ -21,6 +22,7 @@ def structure_stability(
     mobile_ion: str,
     store,
     relax: bool = True,
+    correction: str = "none",
 ) -> tuple[Structure, float, StabilityResult]:
     """E_form, E_hull and window of ``structure`` with one MLFF for it and the references.
 
@@ -38,6 +40,9 @@ def structure_stability(
         Where reference energies are cached.
     relax : bool, keyword-only
         Relax the candidate first (else its single-point energy is used).
+    correction : str, keyword-only
+        ``none`` or ``fere`` (:mod:`screening.stability.correction`); with ``fere`` the
+        result also carries the uncorrected formation energy and window.
 
     Returns
     -------
@@ -56,7 +61,21 @@ def structure_stability(
         from screening.mlff.batch import evaluate
 
         energy = evaluate([AseAtomsAdaptor.get_atoms(structure)], model)[0].energy_ev
-    result = stability_analysis(
-        structure.composition, energy, entries, mobile_ion=mobile_ion, forcefield_name=model.name
-    )
+
+    def analyse(refs, corr):
+        return stability_analysis(
+            structure.composition,
+            energy,
+            refs,
+            mobile_ion=mobile_ion,
+            forcefield_name=model.name,
+            correction=corr,
+        )
+
+    result = analyse(entries, "none")
+    if correction != "none":
+        plain = result
+        result = analyse(corrected_entries(entries, correction, model, store), correction)
+        result.uncorrected_formation_energy_ev_per_atom = plain.formation_energy_ev_per_atom
+        result.uncorrected_window_v = plain.window_v
     return structure, energy, result
