@@ -118,9 +118,10 @@ class CandidateStore:
 
         pos = after or 0
         hits = []
-        for d in itertools.islice(raw.values(), pos, None):
+        for key in itertools.islice(iter(raw), pos, None):  # keys: skipped ones not decoded
             pos += 1
-            if filter_applies(query, d):
+            d = raw.get(key)
+            if d is not None and filter_applies(query, d):
                 hits.append(_project(d, fields) if copy else d)
                 if len(hits) == self.page_size:
                     break

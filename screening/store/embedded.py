@@ -10,8 +10,9 @@ the chunk in flight is lost and the file always opens. SQLite ships with Python 
 dependency) and a row's ``rowid`` keeps insertion order, so documents come back in the
 order mongomock had them.
 
-Queries still run on mongomock in memory (the whole results database is loaded when a
-process opens it, as before). FireWorks' LaunchPad keeps its own ``mongomock_persistence``
+Queries still run on mongomock in memory: the whole results database is loaded when a
+process opens it, each document kept as its BSON bytes and decoded when read
+(:mod:`screening.store.compact`). FireWorks' LaunchPad keeps its own ``mongomock_persistence``
 file (``db.json``): FireWorks' ``rlaunch`` and ``lpad`` read and write that file themselves,
 and it grows with the number of Fireworks, not of candidates.
 
@@ -32,6 +33,7 @@ from typing import Any
 from mongomock.store import CollectionStore, DatabaseStore, ServerStore
 
 from screening.schemas.errors import DatabaseError
+from screening.store.compact import BsonDocuments, patch_collection_reads
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +83,7 @@ class _Tracker:
 class _TrackedCollection(CollectionStore):
     def __init__(self, name: str, db_name: str, tracker: _Tracker) -> None:
         super().__init__(name)
+        self._documents = BsonDocuments()  # BSON bytes in memory (screening.store.compact)
         self._db_name = db_name
         self._tracker = tracker
 
@@ -98,6 +101,7 @@ class _TrackedCollection(CollectionStore):
 
     def drop(self) -> None:
         super().drop()
+        self._documents = BsonDocuments()
         self._tracker.dropped.add((self._db_name, self.name))
 
 
@@ -133,6 +137,8 @@ class TrackedServerStore(ServerStore):
         # $MONGOMOCK_SERVERSTORE_FILE (the LaunchPad file) into the store
         self._databases: dict = {}
         self.tracker = _Tracker()
+        _patch_in_place_updates()
+        patch_collection_reads()
 
     def __getitem__(self, db_name: str) -> DatabaseStore:
         try:
@@ -154,6 +160,8 @@ def _patch_in_place_updates() -> None:
         out = original(self, existing_document, *args, **kwargs)
         store = self._store
         if isinstance(store, _TrackedCollection) and "_id" in existing_document:
+            if existing_document["_id"] in store._documents:  # not an upsert's new document
+                store[existing_document["_id"]] = existing_document  # encode: reads are copies
             store.touch(existing_document["_id"])
         return out
 
@@ -220,9 +228,9 @@ class DocumentFile:
             have = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master")}
             if "docs" not in have:  # a reader of a file no writer has created tables in
                 return store
-            for db, coll, doc in self.conn.execute("SELECT db, coll, doc FROM docs ORDER BY rowid"):
-                d = bson.decode(doc, codec_options=opts)
-                store[db][coll]._documents[d["_id"]] = d  # not a change: no tracking
+            rows = self.conn.execute("SELECT db, coll, key, doc FROM docs ORDER BY rowid")
+            for db, coll, key, doc in rows:  # kept encoded; not a change: no tracking
+                store[db][coll]._documents.set_raw(bson.decode(key, codec_options=opts)["k"], doc)
             for db, coll, spec in self.conn.execute("SELECT db, coll, spec FROM indexes"):
                 store[db][coll].indexes = _decode_indexes(spec)
                 self.saved_indexes[(db, coll)] = spec
@@ -237,7 +245,6 @@ class DocumentFile:
         folder) the transaction is rolled back, the changes stay pending for the next
         checkpoint and :class:`DatabaseError` is raised; the file keeps its last checkpoint.
         """
-        import bson
 
         if self.read_only:
             return 0
@@ -247,11 +254,11 @@ class DocumentFile:
             return 0
         rows, gone = [], []
         for db, coll, key in dirty:
-            doc = store._databases[db]._collections[coll]._documents.get(key)
-            if doc is None:
+            blob = store._databases[db]._collections[coll]._documents.raw(key)
+            if blob is None:
                 gone.append((db, coll, _key(key)))
             else:
-                rows.append((db, coll, _key(key), bson.encode(doc)))
+                rows.append((db, coll, _key(key), blob))
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.executemany("DELETE FROM docs WHERE db = ? AND coll = ?", sorted(dropped))

@@ -1,0 +1,124 @@
+"""Documents of the embedded store kept as BSON bytes in memory, decoded when read.
+
+A candidate document as Python dicts and lists takes ~10x its BSON size (a 28-atom
+structure: ~40 kB against ~4 kB), so a process that stored 10^4 survivors held ~400 MB.
+:class:`BsonDocuments` replaces mongomock's per-collection ``OrderedDict`` with the encoded
+bytes: memory grows with the BSON size, loading a file no longer decodes every document, and
+every read returns a fresh dict (as a server does).
+
+Two consequences for mongomock, handled by :func:`patch_collection_reads`:
+
+* queries iterate a snapshot of the keys and decode one document at a time (mongomock would
+  first decode all of them into a list); a filter on ``_id`` alone (a value or ``$in``) reads
+  only those documents;
+* updates that mongomock applies *in place* to a document it read are written back (see
+  ``embedded._patch_in_place_updates``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+
+def _codec():
+    from bson.codec_options import CodecOptions
+
+    return CodecOptions(tz_aware=False)
+
+
+class BsonDocuments(MutableMapping):
+    """An insertion-ordered ``_id -> document`` mapping that stores BSON bytes."""
+
+    def __init__(self) -> None:
+        self._raw: dict[Any, bytes] = {}
+        self._opts = _codec()
+
+    def __getitem__(self, key) -> dict:
+        import bson
+
+        return bson.decode(self._raw[key], codec_options=self._opts)
+
+    def __setitem__(self, key, doc: dict) -> None:
+        import bson
+
+        self._raw[key] = bson.encode(doc)
+
+    def __delitem__(self, key) -> None:
+        del self._raw[key]
+
+    def __iter__(self) -> Iterator:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __contains__(self, key) -> bool:
+        return key in self._raw
+
+    def raw(self, key) -> bytes | None:
+        """The stored BSON of ``key`` (None when absent)."""
+        return self._raw.get(key)
+
+    def set_raw(self, key, blob: bytes) -> None:
+        """Store already-encoded BSON (loading a file)."""
+        self._raw[key] = blob
+
+    def snapshot(self, keys=None) -> Iterator[dict]:
+        """Decode the documents of ``keys`` (default: all, as of now) one at a time,
+        skipping those deleted meanwhile."""
+        import bson
+
+        for key in list(self._raw) if keys is None else keys:
+            blob = self._raw.get(key)
+            if blob is not None:
+                yield bson.decode(blob, codec_options=self._opts)
+
+
+def _id_keys(filter) -> list | None:
+    """The ``_id`` values a filter on ``_id`` alone selects (None: any other filter)."""
+    if not isinstance(filter, dict) or set(filter) != {"_id"}:
+        return None
+    value = filter["_id"]
+    if isinstance(value, str | int | bytes) or type(value).__name__ == "ObjectId":
+        return [value]
+    if not isinstance(value, dict):
+        return None
+    if set(value) == {"$in"} and isinstance(value["$in"], list | tuple):
+        if all(isinstance(v, str | int | bytes) or type(v).__name__ == "ObjectId"
+               for v in value["$in"]):  # fmt: skip
+            return list(dict.fromkeys(value["$in"]))
+    return None  # other operators, regexes...: mongomock matches every document
+
+
+def patch_collection_reads() -> None:
+    """Make mongomock stream documents of :class:`BsonDocuments` collections (once)."""
+    from mongomock.collection import Collection
+    from mongomock.filtering import filter_applies
+
+    original = Collection._iter_documents
+    if getattr(original, "_screening_streaming", False):
+        return
+
+    def streaming(self, filter):
+        docs = getattr(self._store, "_documents", None)
+        if not isinstance(docs, BsonDocuments):
+            return original(self, filter)
+        if not docs:
+            filter_applies(filter, {})  # validates the filter, as mongomock does
+        keys = _id_keys(filter)
+        return (d for d in docs.snapshot(keys) if filter_applies(filter, d))
+
+    def counting(self, filter, **kwargs):
+        docs = getattr(self._store, "_documents", None)
+        if not isinstance(docs, BsonDocuments) or set(kwargs) - {"maxTimeMS", "hint"}:
+            return original_count(self, filter, **kwargs)
+        from mongomock import helpers
+
+        spec = helpers.patch_datetime_awareness_in_document(filter)
+        return sum(1 for _ in self._iter_documents(spec))  # mongomock: len(list(...))
+
+    original_count = Collection.count_documents
+    streaming._screening_streaming = True
+    Collection._iter_documents = streaming
+    Collection.count_documents = counting
