@@ -23,6 +23,7 @@ def test_plan_predicts_the_demos_relaxations(tmp_path):
         {"path": str((REPO / "workflows" / p["path"]).resolve())} for p in doc["prototypes"]
     ]
     doc["funnel"]["top_k_md"] = 0  # relaxation only: what is compared
+    doc.pop("references", None)  # the reference library's relaxations are not compared
     camp = tmp_path / "plan.yaml"
     camp.write_text(yaml.safe_dump(doc))
     env = {
@@ -104,7 +105,7 @@ def test_plan_with_a_gpu_calibration_from_another_machine(tmp_path):
     out = plan("--gpus", "2", "--calibration", str(calib), "--json")
     assert out.returncode == 0, out.stderr[-2000:]
     doc = json.loads(out.stdout)
-    relax = next(t for t in doc["tiers"] if t["name"] == "relax")
+    relax = next(t for t in doc["tiers"] if t["name"].startswith("relax"))
     assert relax["count"] == 3 and relax["cpu_hours"] is None
     assert abs(relax["gpu_hours"] - 3 * rates["relax_s"] / 3600) < 1e-12
     assert doc["calibration"]["device"] == "cuda"
