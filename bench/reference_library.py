@@ -28,7 +28,7 @@ TARGETS = {  # acceptance phase -> (library phase name, chemical system)
     "NaCl": ("NaCl rocksalt", "Cl-Na"),
     "Li3PO4 (beta, enargite type)": ("Li3PO4 wurtzite-1", "Li-O-P"),
     "Li3PS4 (gamma, enargite type)": ("Li3PS4 wurtzite-1", "Li-P-S"),
-    "Li10GeP2S12 (ordered)": ("Li10GeP2S12 LGPS", "Ge-Li-P-S"),
+    "Li10GeP2S12 (ordered)": ("Li10Ge(PS6)2 Li10GeP2S12-type", "Ge-Li-P-S"),
 }
 POLYMORPHS = {  # metastable vs stable (library names), chemical system
     "LiCl CsCl type vs rock salt": ("LiCl cscl", "LiCl rocksalt", "Cl-Li"),

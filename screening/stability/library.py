@@ -172,24 +172,24 @@ def _ternaries(elements: set[str]) -> list[LibraryPhase]:
                                 )
                             )
                             out.append(LibraryPhase(f"{a}3{m}{x}4 {parent}-{k + 1}", s, src))
-                if qx == -1 and 3 in states:  # A3MX6, M3+ octahedral
-                    s = _relabel(
-                        _template("Li3YCl6"),
-                        {"Li": a, "Y": m, "Cl": x},
-                        bond=_radius(m, 3) + _radius(x, -1),
-                        pair=(m, x),
-                    )
-                    out.append(LibraryPhase(f"{a}3{m}{x}6 Li3YCl6-model", s, _SOURCES["Li3YCl6"]))
-                if qx == -2 and x in ("S", "Se") and 4 in states and "P" in elements - {m}:
-                    s = _relabel(
-                        _template("Li10GeP2S12"),
-                        {"Li": a, "Ge": m, "S": x},
-                        bond=_radius(m, 4) + _radius(x, -2),
-                        pair=(m, x),
-                    )
-                    out.append(LibraryPhase(f"{a}10{m}P2{x}12 LGPS", s, _SOURCES["Li10GeP2S12"]))
+                for tpl, q_x, q_m, (a0, m0, x0), anions, needs in _SUBSTITUTED:
+                    if qx != q_x or q_m not in states or (anions and x not in anions):
+                        continue
+                    if not set(needs) <= elements - {a, m, x}:
+                        continue
+                    s = _relabel(_template(tpl), {a0: a, m0: m, x0: x},
+                                 bond=_radius(m, q_m) + _radius(x, q_x), pair=(m, x))  # fmt: skip
+                    formula = s.composition.reduced_formula
+                    out.append(LibraryPhase(f"{formula} {tpl}-type", s, _SOURCES[tpl]))
     return out
 
+
+#: ternaries by substitution into a shipped cell: (template, anion charge, M charge,
+#: template's (A, M, X) elements, allowed anions (empty: any), other elements it needs)
+_SUBSTITUTED = (
+    ("Li3YCl6", -1, 3, ("Li", "Y", "Cl"), (), ()),
+    ("Li10GeP2S12", -2, 4, ("Li", "Ge", "S"), ("S", "Se"), ("P",)),
+)
 
 _SOURCES = {
     "Li3YCl6": "rock-salt-derived ordered Li3YCl6 model (workflows/prototypes/Li3YCl6.cif: "
@@ -201,16 +201,12 @@ _SOURCES = {
 
 def _relabel(s: Structure, mapping: dict[str, str], *, bond: float, pair) -> Structure:
     """Substitute species, then scale so the shortest ``pair`` distance is ``bond``."""
-    import numpy as np
+    from screening.stability.prototypes import _scaled
 
     s = s.copy()
     if mapping:
         s.replace_species({k: v for k, v in mapping.items() if k != v})
-    cat = [i for i, site in enumerate(s) if site.specie.symbol == pair[0]]
-    an = [i for i, site in enumerate(s) if site.specie.symbol == pair[1]]
-    d = s.distance_matrix[np.ix_(cat, an)].min()
-    s.scale_lattice(s.volume * (bond / d) ** 3)
-    return s
+    return _scaled(s, *pair, bond)
 
 
 @functools.lru_cache(maxsize=256)

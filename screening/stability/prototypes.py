@@ -17,84 +17,28 @@ from pymatgen.core import Lattice, Structure
 
 WYCKOFF_1963 = "Wyckoff, Crystal Structures, 2nd ed. (1963)"
 
-#: element -> (builder name, parameters, source). Lattice constants in Å (room temperature).
+#: simple ground states: builder -> element -> lattice parameters (Å, room temperature)
+_SIMPLE: dict[str, dict[str, tuple]] = {
+    "bcc": {"Li": (3.451,), "Na": (4.225,), "K": (5.23,), "Rb": (5.59,), "Cs": (6.05,),
+            "Ba": (5.02,), "V": (3.03,), "Cr": (2.88,), "Fe": (2.87,), "Nb": (3.30,),
+            "Mo": (3.15,), "Ta": (3.30,), "W": (3.16,), "Eu": (4.58,)},
+    "fcc": {"Al": (4.05,), "Ca": (5.58,), "Sr": (6.08,), "Ni": (3.52,), "Cu": (3.61,),
+            "Ag": (4.09,), "Au": (4.08,), "Pb": (4.95,), "Pd": (3.89,), "Pt": (3.92,),
+            "Rh": (3.80,), "Ir": (3.84,), "Yb": (5.49,), "Ce": (5.16,)},
+    "hcp": {"Mg": (3.21, 5.21), "Zn": (2.66, 4.95), "Cd": (2.98, 5.62), "Sc": (3.31, 5.27),
+            "Y": (3.65, 5.73), "Ti": (2.95, 4.68), "Zr": (3.23, 5.15), "Hf": (3.19, 5.05),
+            "Co": (2.51, 4.07), "Be": (2.29, 3.58), "Gd": (3.63, 5.78), "Lu": (3.50, 5.55),
+            "Ru": (2.71, 4.28), "Re": (2.76, 4.46), "Tl": (3.46, 5.52),
+            "La": (3.77, 6.07)},  # La: dhcp in nature, hcp stacking here (a few meV/atom)
+    "diamond": {"C": (3.567,), "Si": (5.431,), "Ge": (5.658,),
+                "Sn": (6.489,)},  # alpha-Sn, the 0 K phase
+    "a7": {"As": (3.76, 10.55, 0.227), "Sb": (4.31, 11.27, 0.2336),
+           "Bi": (4.55, 11.86, 0.2339)},
+}  # fmt: skip
+
+#: element -> (builder name, parameters, source).
 ELEMENTS: dict[str, tuple[str, tuple, str]] = {
-    **{
-        el: ("bcc", (a,), WYCKOFF_1963)
-        for el, a in {
-            "Li": 3.451,
-            "Na": 4.225,
-            "K": 5.23,
-            "Rb": 5.59,
-            "Cs": 6.05,
-            "Ba": 5.02,
-            "V": 3.03,
-            "Cr": 2.88,
-            "Fe": 2.87,
-            "Nb": 3.30,
-            "Mo": 3.15,
-            "Ta": 3.30,
-            "W": 3.16,
-            "Eu": 4.58,
-        }.items()
-    },
-    **{
-        el: ("fcc", (a,), WYCKOFF_1963)
-        for el, a in {
-            "Al": 4.05,
-            "Ca": 5.58,
-            "Sr": 6.08,
-            "Ni": 3.52,
-            "Cu": 3.61,
-            "Ag": 4.09,
-            "Au": 4.08,
-            "Pb": 4.95,
-            "Pd": 3.89,
-            "Pt": 3.92,
-            "Rh": 3.80,
-            "Ir": 3.84,
-            "Yb": 5.49,
-            "Ce": 5.16,
-        }.items()
-    },
-    **{
-        el: ("hcp", ac, WYCKOFF_1963)
-        for el, ac in {
-            "Mg": (3.21, 5.21),
-            "Zn": (2.66, 4.95),
-            "Cd": (2.98, 5.62),
-            "Sc": (3.31, 5.27),
-            "Y": (3.65, 5.73),
-            "Ti": (2.95, 4.68),
-            "Zr": (3.23, 5.15),
-            "Hf": (3.19, 5.05),
-            "Co": (2.51, 4.07),
-            "Be": (2.29, 3.58),
-            "Gd": (3.63, 5.78),
-            "Lu": (3.50, 5.55),
-            "Ru": (2.71, 4.28),
-            "Re": (2.76, 4.46),
-            "Tl": (3.46, 5.52),
-            "La": (3.77, 6.07),  # dhcp in nature; hcp stacking here (a few meV/atom)
-        }.items()
-    },
-    **{
-        el: ("diamond", (a,), WYCKOFF_1963)
-        for el, a in {
-            "C": 3.567,
-            "Si": 5.431,
-            "Ge": 5.658,
-            "Sn": 6.489,  # alpha-Sn (the 0 K phase)
-        }.items()
-    },
-    **{
-        el: ("a7", p, WYCKOFF_1963)
-        for el, p in {
-            "As": (3.76, 10.55, 0.227),
-            "Sb": (4.31, 11.27, 0.2336),
-            "Bi": (4.55, 11.86, 0.2339),
-        }.items()
-    },
+    **{el: (kind, p, WYCKOFF_1963) for kind, table in _SIMPLE.items() for el, p in table.items()},
     "In": ("tetragonal_i", (3.25, 4.95), WYCKOFF_1963 + ": I4/mmm, In 2a"),
     "Ga": (
         "cmce_8f",
