@@ -2,7 +2,8 @@
 # The GPU benches in one go, from the repo root of a machine with a CUDA build of torch.
 #
 # Wheels: when .whl/ exists (cp312 wheels of what the machine lacks: matgl 2.0.6, pymatgen,
-# ase, pydantic, ...; README "GPU") they are installed into /tmp/site first. Weights: from
+# ase, pydantic, pymongo, ...; README "GPU"; benches that open the store also need
+# mongomock and sentinels) they are installed into /tmp/site first. Weights: from
 # SCREENING_MODELS_DIR, else .models/ in the repo. Logs and the planner's calibration go to
 # $OUT (default /tmp/gpu-out). SMOKE=1 runs tiny sizes (to check the script on a CPU).
 set -uo pipefail
