@@ -153,3 +153,37 @@ def test_stability_cli_auto_references_and_fere(tmp_path):
     )  # fmt: skip
     lines = bad.stderr.strip().splitlines()
     assert bad.returncode != 0 and len(lines) == 1 and "--correction" in lines[0]
+
+
+def test_auto_references_refuse_an_element_the_library_lacks(tmp_path):
+    """A prototype with Tb (no ground state in the library): `campaign validate` and
+    `campaign run` stop with one error line naming `references` and Tb; nothing stored."""
+    from pymatgen.core import Structure
+
+    from screening.store.embedded import read_collection
+
+    cif = tmp_path / "Li3TbCl6.cif"
+    s = Structure.from_file(REPO / "workflows" / "prototypes" / "Li3YCl6.cif")
+    s.replace_species({"Y": "Tb"})
+    s.to(filename=str(cif))
+    camp = tmp_path / "tb.yaml"
+    camp.write_text(
+        yaml.safe_dump(
+            {
+                "name": "tb",
+                "mobile_ion": "Li",
+                "prototypes": [{"path": str(cif)}],
+                "references": "auto",
+            }
+        )
+    )
+    for verb in ("validate", "run"):
+        out = subprocess.run(
+            [SCREENING, "campaign", verb, str(camp)],
+            env=_env(tmp_path), capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        lines = out.stderr.strip().splitlines()
+        assert out.returncode != 0 and len(lines) == 1, out.stderr
+        assert lines[0].startswith("error: references: auto") and "Tb" in lines[0]
+    db = tmp_path / "data" / "db.results.sqlite"
+    assert not db.exists() or not read_collection(db, "candidates")  # nothing stored

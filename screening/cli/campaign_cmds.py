@@ -31,10 +31,12 @@ def validate(campaign: Path = typer.Argument(..., help="Campaign YAML.")) -> Non
 
 
 def _warn(spec, protos) -> None:
-    """Print the campaign's warnings (screening.flows.checks) on stderr."""
-    from screening.flows.checks import campaign_warnings
+    """Refuse what cannot run (screening.flows.checks.check_references); print the
+    campaign's warnings on stderr."""
+    from screening.flows.checks import campaign_warnings, check_references
     from screening.generate.enumerate import Enumerator
 
+    check_references(spec, protos)
     for line in campaign_warnings(spec, Enumerator(spec, protos)):
         typer.echo(f"warning: {line}", err=True)
 

@@ -55,3 +55,25 @@ def campaign_warnings(spec: CampaignSpec, enumerator: Enumerator | None = None) 
             "to keep them)"
         )
     return out
+
+
+def check_references(spec: CampaignSpec, prototypes) -> None:
+    """Refuse ``references: auto`` when an element of the prototypes has no ground-state
+    structure in the reference library (before anything is relaxed or stored).
+
+    Raises
+    ------
+    ScreeningInputError
+        Naming the field (``references``) and the elements.
+    """
+    if spec.references != "auto":
+        return
+    from screening.schemas.errors import ScreeningInputError
+    from screening.stability.prototypes import ELEMENTS
+
+    present = {el.symbol for p in prototypes for el in p.structure.composition}
+    if missing := sorted(present - set(ELEMENTS)):
+        raise ScreeningInputError(
+            f"references: auto, but the reference library has no ground-state structure for "
+            f"{', '.join(missing)} (in the prototypes); give a reference folder instead"
+        )

@@ -24,6 +24,7 @@ def submit_campaign(campaign_file: str | Path, *, launchpad=None, force: bool = 
     """
     from jobflow.managers.fireworks import flow_to_workflow
 
+    from screening.flows.checks import check_references
     from screening.flows.makers import ScreeningFlowMaker
     from screening.generate.parents import load_prototypes
     from screening.schemas.errors import ScreeningInputError
@@ -31,8 +32,8 @@ def submit_campaign(campaign_file: str | Path, *, launchpad=None, force: bool = 
 
     path = str(Path(campaign_file).resolve())
     spec = load_campaign(path)
-    load_prototypes(spec)
-    if spec.references_mp:  # fail here, not on a worker
+    check_references(spec, load_prototypes(spec))  # fail here, not on a worker
+    if spec.references_mp:
         from screening.stability.online import check_mp_access
 
         check_mp_access(spec.references_mp)
