@@ -33,6 +33,8 @@ def test_library_phases_are_charge_balanced_deterministic_and_sourced():
             cat, an = sorted(comp.elements, key=lambda el: el.X)
             q_cat = -anion_state(str(an)) * comp[an] / comp[cat]
             assert q_cat in cat.common_oxidation_states, p.name
+    zr = {p.structure.composition.reduced_formula for p in library_phases(["Li", "Zr", "Cl"])}
+    assert "Li2ZrCl6" in zr and "Li3ZrCl6" not in zr  # Zr4+: one Li less than Li3YCl6
     again = library_phases(["S", "P", "Li"])
     assert [fingerprint(p.structure) for p in phases] == [fingerprint(p.structure) for p in again]
     with pytest.raises(ValueError, match="no ground-state structure for Pu"):

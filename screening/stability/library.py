@@ -179,17 +179,40 @@ def _ternaries(elements: set[str]) -> list[LibraryPhase]:
                         continue
                     s = _relabel(_template(tpl), {a0: a, m0: m, x0: x},
                                  bond=_radius(m, q_m) + _radius(x, q_x), pair=(m, x))  # fmt: skip
-                    formula = s.composition.reduced_formula
-                    out.append(LibraryPhase(f"{formula} {tpl}-type", s, _SOURCES[tpl]))
+                    n_vac = q_m - _TEMPLATE_Q[tpl]  # A2MX6 from A3MX6: one A less per M4+
+                    t = _without_ions(s, a, n_vac, {a: 1, m: q_m, x: q_x}) if n_vac else s
+                    src = _SOURCES[tpl] + (f", {n_vac} {a} removed (lowest Ewald)" if n_vac else "")
+                    out.append(LibraryPhase(f"{t.composition.reduced_formula} {tpl}-type", t, src))
     return out
+
+
+def _without_ions(s: Structure, ion: str, n: int, ox: dict[str, int]) -> Structure:
+    """``s`` less ``n`` sites of ``ion``: the choice of lowest Ewald energy (charges
+    ``ox``), so a template of a lower-valent M serves a higher-valent one."""
+    from pymatgen.analysis.ewald import EwaldSummation
+
+    sites = [i for i, site in enumerate(s) if site.specie.symbol == ion]
+    best = None
+    for drop in itertools.combinations(sites, n):
+        t = s.copy()
+        t.remove_sites(list(drop))
+        u = t.copy()
+        u.add_oxidation_state_by_element(ox)
+        e = EwaldSummation(u).total_energy
+        if best is None or e < best[0]:
+            best = (e, t)
+    return best[1]
 
 
 #: ternaries by substitution into a shipped cell: (template, anion charge, M charge,
 #: template's (A, M, X) elements, allowed anions (empty: any), other elements it needs)
 _SUBSTITUTED = (
     ("Li3YCl6", -1, 3, ("Li", "Y", "Cl"), (), ()),
+    ("Li3YCl6", -1, 4, ("Li", "Y", "Cl"), (), ()),  # A2MX6 (Li2ZrCl6): one A removed
     ("Li10GeP2S12", -2, 4, ("Li", "Ge", "S"), ("S", "Se"), ("P",)),
 )
+
+_TEMPLATE_Q = {"Li3YCl6": 3, "Li10GeP2S12": 4}  # charge of the template's M
 
 _SOURCES = {
     "Li3YCl6": "rock-salt-derived ordered Li3YCl6 model (workflows/prototypes/Li3YCl6.cif: "
