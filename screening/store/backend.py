@@ -52,7 +52,7 @@ def forget_embedded() -> None:
     for docfile, store, fin in _RESULTS.values():
         fin.detach()
         docfile.checkpoint(store)
-        docfile.close()
+        docfile.close()  # a retired store that is read again reopens it read-only
     _RESULTS.clear()
     _RETIRED.update(_SHARED_STORES.values())
     _RETIRED.update(_READERS.values())
@@ -392,9 +392,10 @@ def _open_results(*, read_only: bool) -> Path:
             raise DatabaseError(f"{path}: no database yet (run or submit a campaign first)")
         docfile = DocumentFile(path, read_only=True)
         try:
-            _READERS[key] = docfile.load()
-        finally:
+            _READERS[key] = docfile.load()  # keeps docfile open: documents are read on use
+        except BaseException:
             docfile.close()
+            raise
         return path
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

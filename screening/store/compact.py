@@ -2,9 +2,10 @@
 
 A candidate document as Python dicts and lists takes ~10x its BSON size (a 28-atom
 structure: ~40 kB against ~4 kB), so a process that stored 10^4 survivors held ~400 MB.
-:class:`BsonDocuments` replaces mongomock's per-collection ``OrderedDict`` with the encoded
-bytes: memory grows with the BSON size, loading a file no longer decodes every document, and
-every read returns a fresh dict (as a server does).
+:class:`BsonDocuments` replaces mongomock's per-collection ``OrderedDict``: documents changed
+since the last checkpoint are held as BSON bytes, those already in the database file as their
+key only and read from the file when used. Memory holds the keys and one chunk's changes,
+opening a file reads only its keys, and every read returns a fresh dict (as a server does).
 
 Two consequences for mongomock, handled by :func:`patch_collection_reads`:
 
@@ -17,7 +18,7 @@ Two consequences for mongomock, handled by :func:`patch_collection_reads`:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 
@@ -28,16 +29,33 @@ def _codec():
 
 
 class BsonDocuments(MutableMapping):
-    """An insertion-ordered ``_id -> document`` mapping that stores BSON bytes."""
+    """An insertion-ordered ``_id -> document`` mapping that stores BSON bytes.
 
-    def __init__(self) -> None:
-        self._raw: dict[Any, bytes] = {}
+    Parameters
+    ----------
+    fetch : callable, optional
+        ``fetch(key) -> bytes | None``: the document as last checkpointed (the database
+        file). Documents already on disk are held as ``None`` (key only) and read from it
+        on use, so memory holds the keys plus what changed since the last checkpoint.
+    """
+
+    def __init__(self, fetch: Callable[[Any], bytes | None] | None = None) -> None:
+        self._raw: dict[Any, bytes | None] = {}
+        self._fetch = fetch
         self._opts = _codec()
+
+    def _blob(self, key) -> bytes:
+        blob = self._raw[key]
+        if blob is None:
+            blob = self._fetch(key) if self._fetch is not None else None
+            if blob is None:  # deleted from the file by another process meanwhile
+                raise KeyError(key)
+        return blob
 
     def __getitem__(self, key) -> dict:
         import bson
 
-        return bson.decode(self._raw[key], codec_options=self._opts)
+        return bson.decode(self._blob(key), codec_options=self._opts)
 
     def __setitem__(self, key, doc: dict) -> None:
         import bson
@@ -58,11 +76,19 @@ class BsonDocuments(MutableMapping):
 
     def raw(self, key) -> bytes | None:
         """The stored BSON of ``key`` (None when absent)."""
-        return self._raw.get(key)
+        try:
+            return self._blob(key)
+        except KeyError:
+            return None
 
-    def set_raw(self, key, blob: bytes) -> None:
-        """Store already-encoded BSON (loading a file)."""
+    def set_raw(self, key, blob: bytes | None) -> None:
+        """Store already-encoded BSON, or None: the document is on disk (loading a file)."""
         self._raw[key] = blob
+
+    def evict(self, key) -> None:
+        """Drop ``key``'s bytes from memory: it has just been checkpointed to the file."""
+        if self._fetch is not None and key in self._raw:
+            self._raw[key] = None
 
     def snapshot(self, keys=None) -> Iterator[dict]:
         """Decode the documents of ``keys`` (default: all, as of now) one at a time,
@@ -70,9 +96,10 @@ class BsonDocuments(MutableMapping):
         import bson
 
         for key in list(self._raw) if keys is None else keys:
-            blob = self._raw.get(key)
-            if blob is not None:
-                yield bson.decode(blob, codec_options=self._opts)
+            if key in self._raw:
+                blob = self.raw(key)
+                if blob is not None:
+                    yield bson.decode(blob, codec_options=self._opts)
 
 
 def _id_keys(filter) -> list | None:

@@ -10,11 +10,14 @@ the chunk in flight is lost and the file always opens. SQLite ships with Python 
 dependency) and a row's ``rowid`` keeps insertion order, so documents come back in the
 order mongomock had them.
 
-Queries still run on mongomock in memory: the whole results database is loaded when a
-process opens it, each document kept as its BSON bytes and decoded when read
-(:mod:`screening.store.compact`). FireWorks' LaunchPad keeps its own ``mongomock_persistence``
-file (``db.json``): FireWorks' ``rlaunch`` and ``lpad`` read and write that file themselves,
-and it grows with the number of Fireworks, not of candidates.
+Queries still run on mongomock, but memory holds only every document's key and the
+documents changed since the last checkpoint (as BSON bytes); a checkpoint evicts what it
+wrote, and checkpointed documents are read from the file when used
+(:mod:`screening.store.compact`), so opening a file reads its keys only.
+
+FireWorks' LaunchPad keeps its own ``mongomock_persistence`` file (``db.json``): FireWorks'
+``rlaunch`` and ``lpad`` read and write that file themselves, and it grows with the number
+of Fireworks, not of candidates.
 
 Change tracking: every write mongomock makes goes through ``CollectionStore.__setitem__`` /
 ``__delitem__`` / ``drop`` (overridden here) except in-place updates (``update_one``,
@@ -81,11 +84,21 @@ class _Tracker:
 
 
 class _TrackedCollection(CollectionStore):
-    def __init__(self, name: str, db_name: str, tracker: _Tracker) -> None:
+    def __init__(self, name: str, db_name: str, tracker: _Tracker, server) -> None:
         super().__init__(name)
-        self._documents = BsonDocuments()  # BSON bytes in memory (screening.store.compact)
         self._db_name = db_name
         self._tracker = tracker
+        self._server = server
+        self._documents = self._new_documents()
+
+    def _new_documents(self) -> BsonDocuments:
+        """Changed documents as BSON bytes, checkpointed ones read from the file
+        (screening.store.compact)."""
+        return BsonDocuments(fetch=self._fetch)
+
+    def _fetch(self, key) -> bytes | None:
+        source = self._server.source
+        return None if source is None else source.fetch(self._db_name, self.name, key)
 
     def touch(self, key) -> None:
         """Mark document ``key`` as changed since the last checkpoint."""
@@ -101,21 +114,22 @@ class _TrackedCollection(CollectionStore):
 
     def drop(self) -> None:
         super().drop()
-        self._documents = BsonDocuments()
+        self._documents = self._new_documents()
         self._tracker.dropped.add((self._db_name, self.name))
 
 
 class _TrackedDatabase(DatabaseStore):
-    def __init__(self, name: str, tracker: _Tracker) -> None:
+    def __init__(self, name: str, tracker: _Tracker, server) -> None:
         super().__init__()
         self._name = name
         self._tracker = tracker
+        self._server = server
 
     def __getitem__(self, col_name: str) -> CollectionStore:
         try:
             return self._collections[col_name]
         except KeyError:
-            col = _TrackedCollection(col_name, self._name, self._tracker)
+            col = _TrackedCollection(col_name, self._name, self._tracker, self._server)
             self._collections[col_name] = col
             return col
 
@@ -137,6 +151,7 @@ class TrackedServerStore(ServerStore):
         # $MONGOMOCK_SERVERSTORE_FILE (the LaunchPad file) into the store
         self._databases: dict = {}
         self.tracker = _Tracker()
+        self.source: DocumentFile | None = None  # where checkpointed documents are read
         _patch_in_place_updates()
         patch_collection_reads()
 
@@ -144,7 +159,7 @@ class TrackedServerStore(ServerStore):
         try:
             return self._databases[db_name]
         except KeyError:
-            db = self._databases[db_name] = _TrackedDatabase(db_name, self.tracker)
+            db = self._databases[db_name] = _TrackedDatabase(db_name, self.tracker, self)
             return db
 
 
@@ -206,6 +221,7 @@ class DocumentFile:
             self._close_quietly()
             raise self._unreadable(exc) from None
         self.saved_indexes: dict[tuple[str, str], bytes] = {}
+        self.closed = False
 
     def _unreadable(self, exc: Exception) -> DatabaseError:
         return DatabaseError(
@@ -228,15 +244,35 @@ class DocumentFile:
             have = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master")}
             if "docs" not in have:  # a reader of a file no writer has created tables in
                 return store
-            rows = self.conn.execute("SELECT db, coll, key, doc FROM docs ORDER BY rowid")
-            for db, coll, key, doc in rows:  # kept encoded; not a change: no tracking
-                store[db][coll]._documents.set_raw(bson.decode(key, codec_options=opts)["k"], doc)
+            rows = self.conn.execute("SELECT db, coll, key FROM docs ORDER BY rowid")
+            for db, coll, key in rows:  # keys only: documents are read when used
+                store[db][coll]._documents.set_raw(bson.decode(key, codec_options=opts)["k"], None)
             for db, coll, spec in self.conn.execute("SELECT db, coll, spec FROM indexes"):
                 store[db][coll].indexes = _decode_indexes(spec)
                 self.saved_indexes[(db, coll)] = spec
         except sqlite3.DatabaseError as exc:
             raise self._unreadable(exc) from None
+        store.source = self
         return store
+
+    def fetch(self, db: str, coll: str, key: Any) -> bytes | None:
+        """One document's BSON as last checkpointed (None: not in the file). After
+        :meth:`close` (a store this process forgot) the file is reopened read-only."""
+        if self.closed:
+            self.conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+            self.conn.execute("PRAGMA query_only = 1")
+            self.read_only, self.closed = True, False
+        try:
+            row = self.conn.execute(
+                "SELECT doc FROM docs WHERE db = ? AND coll = ? AND key = ?", (db, coll, _key(key))
+            ).fetchone()
+        except sqlite3.ProgrammingError:  # closed: this process forgot the store
+            raise DatabaseError(
+                f"{self.path}: this store was closed; open the database again"
+            ) from None
+        except sqlite3.DatabaseError as exc:
+            raise self._unreadable(exc) from None
+        return None if row is None else row[0]
 
     def checkpoint(self, store: TrackedServerStore) -> int:
         """Write the documents changed since the last checkpoint in one transaction.
@@ -277,6 +313,10 @@ class DocumentFile:
                 f"cannot write {self.path}: {exc}; the last checkpoint is unchanged"
             ) from None
         self.saved_indexes.update(indexes)
+        for db, coll, key in dirty:  # on disk now: memory keeps the key only
+            col = store._databases[db]._collections.get(coll)
+            if col is not None:
+                col._documents.evict(key)
         return len(rows) + len(gone)
 
     def _changed_indexes(self, store: TrackedServerStore) -> dict[tuple[str, str], bytes]:
@@ -293,6 +333,7 @@ class DocumentFile:
     def close(self) -> None:
         """Close the connection (a writer's WAL is folded into the file)."""
         self._close_quietly()
+        self.closed = True
 
 
 def _encode_indexes(indexes: dict) -> bytes:
