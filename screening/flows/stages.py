@@ -131,14 +131,12 @@ def stability_chunk(
 ) -> dict:
     """E_hull and window for relaxed candidates vs the campaign's reference phases."""
     from screening.schemas.errors import ScreeningInputError
-    from screening.stability import ReferenceSet, stability_analysis
-    from screening.stability.auto import campaign_reference_structures, corrected_entries
+    from screening.stability import stability_analysis
+    from screening.stability.auto import campaign_reference_entries
 
     cands = store.candidates(spec.name)
     docs = list(cands.load(ids, fields=_STABILITY_FIELDS).values())
-    structures = campaign_reference_structures(spec, store, {d["chemsys"] for d in docs})
-    refs = ReferenceSet(model, store).entries(structures)
-    refs = corrected_entries(refs, spec.references_correction, model, store)
+    refs = campaign_reference_entries(spec, store, model, {d["chemsys"] for d in docs})
     updates = {}
     for d in docs:
         if d.get("status") == "failed" or d.get("stability") or not d.get("relax"):

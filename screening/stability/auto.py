@@ -31,8 +31,9 @@ AUTO = "auto"
 CORRECTIONS = ("none", "fere")
 
 
-def library_structures(chemsys: Iterable[str]) -> list[Structure]:
-    """Unrelaxed library phases of the given chemical systems ('Cl-Li-Y', ...), each once."""
+def _library(chemsys: Iterable[str]) -> list:
+    """Library phases of the given chemical systems ('Cl-Li-Y', ...), each once (by name),
+    none built yet."""
     from screening.schemas.errors import ScreeningInputError
     from screening.stability.library import library_phases
 
@@ -43,11 +44,20 @@ def library_structures(chemsys: Iterable[str]) -> list[Structure]:
         except ValueError as exc:
             raise ScreeningInputError(f"references: auto: {exc}") from None
         for phase in phases:
-            key = (phase.name, phase.structure.composition.reduced_formula)
-            if key not in seen:
-                seen.add(key)
-                out.append(phase.structure)
+            if phase.name not in seen:
+                seen.add(phase.name)
+                out.append(phase)
     return out
+
+
+def library_structures(chemsys: Iterable[str]) -> list[Structure]:
+    """Unrelaxed library phases of the given chemical systems ('Cl-Li-Y', ...), each once."""
+    return [phase.structure for phase in _library(chemsys)]
+
+
+def library_size(chemsys: Iterable[str]) -> int:
+    """How many library phases the given chemical systems have (nothing is built)."""
+    return len(_library(chemsys))
 
 
 def campaign_reference_structures(
@@ -68,6 +78,18 @@ def campaign_reference_structures(
 
         structures += mp_reference_structures(systems, spec.references_mp, store)
     return structures
+
+
+def campaign_reference_entries(
+    spec: CampaignSpec, store: ResultStore | None, model: LoadedModel, chemsys: Iterable[str]
+) -> list[PDEntry]:
+    """The campaign's reference phases for these chemical systems as entries: relaxed (or
+    read from the cache) with ``model`` and corrected as ``spec.references_correction`` says."""
+    from screening.stability.references import ReferenceSet
+
+    structures = campaign_reference_structures(spec, store, chemsys)
+    entries = ReferenceSet(model, store).entries(structures)
+    return corrected_entries(entries, spec.references_correction, model, store)
 
 
 def fit_set_structures(
