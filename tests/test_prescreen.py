@@ -6,6 +6,7 @@ cells)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import yaml
 from conftest import REPO, rocksalt
 
@@ -119,3 +120,32 @@ def test_array_builder_gives_the_pymatgen_builders_cells():
         assert np.allclose(s.frac_coords, c.frac) and np.allclose(s.lattice.matrix, c.lattice)
         assert to_structure(c) == s
         assert np.isclose(to_atoms(c).get_volume(), s.volume)
+
+
+def test_extended_hull_equals_a_rebuilt_one_and_keeps_untouched_diagrams():
+    """Fixed energies, no model: a hull extended with a new system's phases gives the
+    E_hull of one built from all phases at once, and keeps the diagrams it need not redo."""
+    from pymatgen.analysis.phase_diagram import PDEntry
+    from pymatgen.core import Composition
+
+    from screening.stability.hull import HullEstimator
+
+    def e(formula, per_atom):
+        c = Composition(formula)
+        return PDEntry(c, per_atom * c.num_atoms)
+
+    li_cl = [e("Li", -1.9), e("Cl2", -1.8), e("LiCl", -3.4)]
+    y_cl = [e("Y", -6.4), e("Cl2", -1.8), e("YCl3", -4.5), e("Li3YCl6", -4.1)]
+    grown = HullEstimator(li_cl)
+    assert grown.e_above_hull(Composition("LiCl"), -3.3 * 2) == pytest.approx(0.1)
+    kept = grown._diagrams[("Cl", "Li")]
+    grown.extend([*li_cl, *y_cl])  # the Li-Cl phases again: skipped
+    assert len(grown.references) == 6
+    assert grown._diagrams[("Cl", "Li")] is kept  # no new Li-Cl phase: not rebuilt
+    whole = HullEstimator([*li_cl, *y_cl])
+    for formula, per_atom in (("Li3YCl6", -4.0), ("LiYCl4", -4.0), ("Li6YCl9", -3.9)):
+        comp = Composition(formula)
+        energy = per_atom * comp.num_atoms
+        assert grown.e_above_hull(comp, energy) == pytest.approx(whole.e_above_hull(comp, energy))
+    grown.extend([e("Li2Cl2", -3.5)])  # a new Li-Cl phase: that diagram is rebuilt
+    assert grown.e_above_hull(Composition("LiCl"), -3.3 * 2) == pytest.approx(0.2)

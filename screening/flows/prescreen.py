@@ -27,13 +27,10 @@ def reference_hull(spec: CampaignSpec, store: ResultStore | None, model: LoadedM
     """A HullEstimator over the campaign's reference phases (None without references)."""
     if not spec.has_references:
         return None
-    from screening.stability import ReferenceSet
-    from screening.stability.auto import campaign_reference_structures, corrected_entries
+    from screening.stability.auto import campaign_reference_entries
     from screening.stability.hull import HullEstimator
 
-    structures = campaign_reference_structures(spec, store, chemsys)
-    refs = ReferenceSet(model, store).entries(structures)
-    return HullEstimator(corrected_entries(refs, spec.references_correction, model, store))
+    return HullEstimator(campaign_reference_entries(spec, store, model, chemsys))
 
 
 def single_points(cells: Sequence, model: LoadedModel) -> list[float | str]:
@@ -90,10 +87,21 @@ class ShardPrescreen:
         self.records: list[tuple] = []  # (energy or None, atoms, formula, E_hull vs refs)
 
     def _hull_for(self, systems: set[str]):
-        per_system = self.spec.references_mp or self.spec.references == "auto"
-        if self._hull is None or (per_system and not systems <= self._systems):
+        """The reference hull, built for the first systems met and extended (not rebuilt)
+        with the phases of each new system the shard meets (per-system references)."""
+        if not self.spec.has_references:
+            return None
+        if self._hull is None:
             self._systems |= systems
             self._hull = reference_hull(self.spec, self.store, self.model, self._systems)
+        elif (self.spec.references_mp or self.spec.references == "auto") and not (
+            systems <= self._systems
+        ):
+            from screening.stability.auto import campaign_reference_entries
+
+            new = systems - self._systems
+            self._systems |= new
+            self._hull.extend(campaign_reference_entries(self.spec, self.store, self.model, new))
         return self._hull
 
     def add(self, cells: Sequence) -> None:

@@ -139,6 +139,23 @@ class HullEstimator:
         self.references = list(references)
         self._diagrams: dict[tuple[str, ...], PhaseDiagram | None] = {}
 
+    def extend(self, references: Sequence[PDEntry]) -> None:
+        """Add reference entries (new chemical systems); only the diagrams whose system
+        holds a new entry's elements are rebuilt on next use. Entries already held (same
+        formula and energy per atom) are skipped."""
+        held = {
+            (e.composition.reduced_formula, round(e.energy_per_atom, 9)) for e in self.references
+        }
+        for e in references:
+            key = (e.composition.reduced_formula, round(e.energy_per_atom, 9))
+            if key in held:
+                continue
+            held.add(key)
+            self.references.append(e)
+            els = {str(x) for x in e.composition.elements}
+            for system in [k for k in self._diagrams if els <= set(k)]:
+                del self._diagrams[system]
+
     def _diagram(self, elements: frozenset) -> PhaseDiagram | None:
         key = tuple(sorted(str(e) for e in elements))
         if key not in self._diagrams:
