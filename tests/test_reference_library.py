@@ -189,3 +189,23 @@ def test_auto_references_refuse_an_element_the_library_lacks(tmp_path):
         assert lines[0].startswith("error: references: auto") and "Tb" in lines[0]
     db = tmp_path / "data" / "db.results.sqlite"
     assert not db.exists() or not read_collection(db, "candidates")  # nothing stored
+
+
+def test_library_is_counted_without_building_a_structure():
+    """`campaign plan` counts library phases: listing them builds nothing (a campaign can
+    touch thousands of systems), and the count is what the campaign then relaxes."""
+    import time
+
+    from screening.stability.auto import library_size, library_structures
+    from screening.stability.library import _system_phases
+
+    _system_phases.cache_clear()  # phases other tests built are cached with their structures
+    systems = [f"Li-{m}-{x}" for m in ("Y", "Zr", "In", "Sc", "Hf") for x in ("Cl", "Br", "I")]
+    systems += [f"{a}-{m}-S" for a in ("Li", "Na") for m in ("P", "As", "Sb", "Ge", "Sn")]
+    t0 = time.perf_counter()
+    n = library_size(systems)
+    assert time.perf_counter() - t0 < 2.0  # building them takes ~0.5 s per ternary system
+    phases = [p for cs in systems for p in library_phases(cs.split("-"))]
+    assert all("structure" not in vars(p) for p in phases)  # none built by the listing
+    assert library_size(["Li-Y-Cl"]) == len(library_structures(["Li-Y-Cl"])) == 10
+    assert n > 100

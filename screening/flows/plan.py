@@ -142,9 +142,9 @@ def calibrate(spec: CampaignSpec, model, *, sample: int = 8) -> dict:
 
 def _library_size(systems: set[str]) -> int:
     """Reference-library phases (each relaxed once per model) for these chemical systems."""
-    from screening.stability.auto import library_structures
+    from screening.stability.auto import library_size
 
-    return len(library_structures(systems))
+    return library_size(systems)
 
 
 def plan(spec: CampaignSpec, *, cpus: int = 1, gpus: int = 0, calibration: dict | None) -> dict:

@@ -20,35 +20,44 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from importlib.resources import files
 from math import gcd
 
-from pymatgen.core import Element, Lattice, Species, Structure
+from pymatgen.core import Composition, Element, Lattice, Species, Structure
 
-from screening.stability.prototypes import binary_structures, element_structure
+from screening.stability.prototypes import ELEMENTS, binary_structures, element_structure
 
 ALKALI = ("Li", "Na")
 
 
 @dataclass(frozen=True)
 class LibraryPhase:
-    """One reference phase of the library.
+    """One reference phase of the library; its structure is built on first use, so a
+    system's phases can be listed and counted without building any.
 
     Attributes
     ----------
     name : str
         Formula and structure type, e.g. ``LiCl rocksalt``.
-    structure : Structure
-        Unrelaxed starting structure.
     source : str
         Space group, Wyckoff positions and reference (or how it was derived).
+    elements : frozenset of str
+        The phase's elements.
+    build : callable
+        Makes the unrelaxed starting structure (``structure`` calls it once).
     """
 
     name: str
-    structure: Structure
     source: str
+    elements: frozenset[str]
+    build: Callable[[], Structure] = field(repr=False, compare=False)
+
+    @functools.cached_property
+    def structure(self) -> Structure:
+        """Unrelaxed starting structure."""
+        return self.build()
 
 
 #: anions without a Shannon radius in pymatgen: Pauling's crystal radii, Å
@@ -102,18 +111,18 @@ def _binaries(a: str, b: str) -> list[LibraryPhase]:
         g = gcd(qc, -qa)
         n_cat, n_an = -qa // g, qc // g
         bond = _radius(cat, qc) + _radius(an, qa)
-        for name, s, source in binary_structures(cat, an, n_cat, n_an, bond):
-            formula = s.composition.reduced_formula
-            out.append(LibraryPhase(f"{formula} {name}", s, source))
+        formula = Composition({cat: n_cat, an: n_an}).reduced_formula
+        for name, build, source in binary_structures(cat, an, n_cat, n_an, bond):
+            out.append(LibraryPhase(f"{formula} {name}", source, frozenset((cat, an)), build))
     return out
 
 
-def _ordered_tetrahedral(a: str, m: str, x: str, parent: str, keep: int = 2) -> list[Structure]:
+@functools.lru_cache(maxsize=64)
+def _ordered_tetrahedral(a: str, m: str, x: str, parent: str, keep: int = 2) -> tuple[Structure]:
     """A3MX4 orderings of 2 M among the 8 cation sites of a 16-atom wurtzite (orthohexagonal
-    2x1x1) or zinc-blende (cubic 1x1x2) cell, distinct by symmetry, lowest Ewald first."""
-    from pymatgen.analysis.ewald import EwaldSummation
-    from pymatgen.analysis.structure_matcher import StructureMatcher
-
+    2x1x1) or zinc-blende (cubic 1x1x2) cell, distinct by symmetry, lowest Ewald first
+    (:func:`screening.generate.orderings.rank_orderings`)."""
+    from screening.generate.orderings import Group, OrderingRanker, rank_orderings
     from screening.stability.prototypes import BINARY_TYPES
 
     if parent == "wurtzite":
@@ -122,31 +131,63 @@ def _ordered_tetrahedral(a: str, m: str, x: str, parent: str, keep: int = 2) -> 
     else:  # the cubic zinc-blende cell, doubled along c
         s = Structure.from_spacegroup("F-43m", Lattice.cubic(1), ["Li", "S"], [[0] * 3, [0.25] * 3])
         s.make_supercell([1, 1, 2])
-    cats = [i for i, site in enumerate(s) if site.specie.symbol == "Li"]
-    candidates = []
-    for pick in itertools.combinations(cats, 2):
+    cats = tuple(i for i, site in enumerate(s) if site.specie.symbol == "Li")
+    qx = anion_state(x)
+    charges = [1.0 if i in cats else float(qx) for i in range(len(s))]
+    group = Group(sites=cats, k=2, q_new=float(4 * -qx - 3), keep=keep)
+    out = []
+    for ordering in rank_orderings(OrderingRanker(s), charges, [group])[:keep]:
         t = s.copy()
         for i in cats:
-            t.replace(i, m if i in pick else a)
+            t.replace(i, m if i in ordering.chosen[0] else a)
         t.replace_species({"S": x})
-        candidates.append(t)
-    groups = StructureMatcher().group_structures(candidates)
-    uniq = [g[0] for g in groups]
-    qx = anion_state(x)
-    ox = {a: 1, m: 4 * -qx - 3, x: qx}
-
-    def ewald(t: Structure) -> float:
-        u = t.copy()
-        u.add_oxidation_state_by_element(ox)
-        return EwaldSummation(u).total_energy
-
-    return sorted(uniq, key=ewald)[:keep]
+        out.append(t)
+    return tuple(out)
 
 
+@functools.lru_cache(maxsize=8)
 def _template(name: str) -> Structure:
     return Structure.from_str(
         files("screening.data").joinpath(f"reference_library/{name}.cif").read_text(), "cif"
     )
+
+
+def _tetrahedral_phase(a: str, m: str, x: str, parent: str, k: int) -> LibraryPhase:
+    """The k-th (0-based) lowest-Ewald A3MX4 ordering of ``parent`` (M5+, X2-)."""
+
+    def build() -> Structure:
+        s = _ordered_tetrahedral(a, m, x, parent)[k]
+        return _relabel(s, {}, bond=_radius(m, 5) + _radius(x, -2), pair=(m, x))
+
+    src = (
+        f"A3MX4 ordering {k + 1} (lowest Ewald) of 2 M on the 8 cation sites of a 16-atom "
+        f"{parent} cell"
+        + (" (enargite type: beta-Li3PO4, gamma-Li3PS4)" if parent == "wurtzite" else "")
+    )
+    return LibraryPhase(f"{a}3{m}{x}4 {parent}-{k + 1}", src, frozenset((a, m, x)), build)
+
+
+def _substituted_phase(tpl: str, a: str, m: str, x: str, q_m: int, q_x: int) -> LibraryPhase:
+    """``tpl`` with its (A, M, X) replaced; one A fewer per unit of M charge above the
+    template's (A2MX6 from A3MX6), the vacancy arrangement of lowest Ewald energy."""
+    a0, m0, x0 = _TEMPLATE_SPECIES[tpl]
+    n_vac = q_m - _TEMPLATE_Q[tpl]
+    comp = Composition(
+        {
+            {a0: a, m0: m, x0: x}.get(str(el), str(el)): n
+            for el, n in _template(tpl).composition.items()
+        }
+    )
+    comp = comp - Composition({a: n_vac}) if n_vac else comp
+
+    def build() -> Structure:
+        s = _relabel(_template(tpl), {a0: a, m0: m, x0: x},
+                     bond=_radius(m, q_m) + _radius(x, q_x), pair=(m, x))  # fmt: skip
+        return _without_ions(s, a, n_vac, {a: 1, m: q_m, x: q_x}) if n_vac else s
+
+    src = _SOURCES[tpl] + (f", {n_vac} {a} removed (lowest Ewald)" if n_vac else "")
+    name = f"{comp.reduced_formula} {tpl}-type"
+    return LibraryPhase(name, src, frozenset(map(str, comp.elements)), build)
 
 
 def _ternaries(elements: set[str]) -> list[LibraryPhase]:
@@ -160,58 +201,40 @@ def _ternaries(elements: set[str]) -> list[LibraryPhase]:
                 states = _cation_states(m)
                 if qx == -2 and 5 in states:  # A3MX4: M5+ tetrahedral
                     for parent in ("wurtzite", "zincblende"):
-                        for k, s in enumerate(_ordered_tetrahedral(a, m, x, parent)):
-                            s = _relabel(s, {}, bond=_radius(m, 5) + _radius(x, qx), pair=(m, x))
-                            src = (
-                                f"A3MX4 ordering {k + 1} (lowest Ewald) of 2 M on the 8 "
-                                f"cation sites of a 16-atom {parent} cell"
-                                + (
-                                    " (enargite type: beta-Li3PO4, gamma-Li3PS4)"
-                                    if parent == "wurtzite"
-                                    else ""
-                                )
-                            )
-                            out.append(LibraryPhase(f"{a}3{m}{x}4 {parent}-{k + 1}", s, src))
-                for tpl, q_x, q_m, (a0, m0, x0), anions, needs in _SUBSTITUTED:
+                        out += [_tetrahedral_phase(a, m, x, parent, k) for k in range(2)]
+                for tpl, q_x, q_m, anions, needs in _SUBSTITUTED:
                     if qx != q_x or q_m not in states or (anions and x not in anions):
                         continue
-                    if not set(needs) <= elements - {a, m, x}:
-                        continue
-                    s = _relabel(_template(tpl), {a0: a, m0: m, x0: x},
-                                 bond=_radius(m, q_m) + _radius(x, q_x), pair=(m, x))  # fmt: skip
-                    n_vac = q_m - _TEMPLATE_Q[tpl]  # A2MX6 from A3MX6: one A less per M4+
-                    t = _without_ions(s, a, n_vac, {a: 1, m: q_m, x: q_x}) if n_vac else s
-                    src = _SOURCES[tpl] + (f", {n_vac} {a} removed (lowest Ewald)" if n_vac else "")
-                    out.append(LibraryPhase(f"{t.composition.reduced_formula} {tpl}-type", t, src))
+                    if set(needs) <= elements - {a, m, x}:
+                        out.append(_substituted_phase(tpl, a, m, x, q_m, q_x))
     return out
 
 
 def _without_ions(s: Structure, ion: str, n: int, ox: dict[str, int]) -> Structure:
     """``s`` less ``n`` sites of ``ion``: the choice of lowest Ewald energy (charges
     ``ox``), so a template of a lower-valent M serves a higher-valent one."""
-    from pymatgen.analysis.ewald import EwaldSummation
+    from screening.generate.orderings import Group, OrderingRanker, rank_orderings
 
-    sites = [i for i, site in enumerate(s) if site.specie.symbol == ion]
-    best = None
-    for drop in itertools.combinations(sites, n):
-        t = s.copy()
-        t.remove_sites(list(drop))
-        u = t.copy()
-        u.add_oxidation_state_by_element(ox)
-        e = EwaldSummation(u).total_energy
-        if best is None or e < best[0]:
-            best = (e, t)
-    return best[1]
+    sites = tuple(i for i, site in enumerate(s) if site.specie.symbol == ion)
+    charges = [float(ox[site.specie.symbol]) for site in s]
+    best = rank_orderings(OrderingRanker(s), charges, [Group(sites, n, 0.0, keep=1)])[0]
+    t = s.copy()
+    t.remove_sites(list(best.chosen[0]))
+    return t
 
 
 #: ternaries by substitution into a shipped cell: (template, anion charge, M charge,
-#: template's (A, M, X) elements, allowed anions (empty: any), other elements it needs)
+#: allowed anions (empty: any), other elements it needs)
 _SUBSTITUTED = (
-    ("Li3YCl6", -1, 3, ("Li", "Y", "Cl"), (), ()),
-    ("Li3YCl6", -1, 4, ("Li", "Y", "Cl"), (), ()),  # A2MX6 (Li2ZrCl6): one A removed
-    ("Li10GeP2S12", -2, 4, ("Li", "Ge", "S"), ("S", "Se"), ("P",)),
+    ("Li3YCl6", -1, 3, (), ()),
+    ("Li3YCl6", -1, 4, (), ()),  # A2MX6 (Li2ZrCl6): one A removed
+    ("Li10GeP2S12", -2, 4, ("S", "Se"), ("P",)),
 )
 
+_TEMPLATE_SPECIES = {
+    "Li3YCl6": ("Li", "Y", "Cl"),
+    "Li10GeP2S12": ("Li", "Ge", "S"),
+}
 _TEMPLATE_Q = {"Li3YCl6": 3, "Li10GeP2S12": 4}  # charge of the template's M
 
 _SOURCES = {
@@ -237,11 +260,14 @@ def _system_phases(system: tuple[str, ...]) -> tuple[LibraryPhase, ...]:
     """Phases whose elements are exactly ``system`` (sorted tuple)."""
     els = set(system)
     if len(system) == 1:
-        got = element_structure(system[0])
-        return () if got is None else (LibraryPhase(f"{system[0]}", got[0], got[1]),)
+        el = system[0]
+        if el not in ELEMENTS:
+            return ()
+        source = ELEMENTS[el][2]
+        return (LibraryPhase(el, source, frozenset(system), lambda: element_structure(el)[0]),)
     if len(system) == 2:
         return tuple(_binaries(*system))
-    return tuple(p for p in _ternaries(els) if set(map(str, p.structure.composition)) == els)
+    return tuple(p for p in _ternaries(els) if p.elements == els)
 
 
 def library_phases(elements: Iterable[str]) -> list[LibraryPhase]:
@@ -253,7 +279,7 @@ def library_phases(elements: Iterable[str]) -> list[LibraryPhase]:
         An element without a ground-state structure in the library (named in the message).
     """
     els = sorted(set(elements))
-    missing = [e for e in els if element_structure(e) is None]
+    missing = [e for e in els if e not in ELEMENTS]
     if missing:
         raise ValueError(
             f"the reference library has no ground-state structure for {', '.join(missing)}; "

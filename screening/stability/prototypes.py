@@ -9,6 +9,7 @@ its source line (space group, Wyckoff positions, reference).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -310,7 +311,16 @@ BINARY_TYPES: dict[tuple[int, int], list[tuple[str, Callable[[str, str], Structu
 
 
 def binary_structures(cation: str, anion: str, n_cat: int, n_an: int, bond: float):
-    """Yield ``(name, structure, source)`` for each type of the stoichiometry
-    cation_{n_cat} anion_{n_an} (reduced), scaled to ``bond`` Å; nothing for unknown ones."""
+    """Yield ``(name, build, source)`` for each type of the stoichiometry
+    cation_{n_cat} anion_{n_an} (reduced); ``build()`` makes the structure, scaled to
+    ``bond`` Å (nothing is built until it is called); nothing for unknown stoichiometries."""
     for name, build, source in BINARY_TYPES.get((n_cat, n_an), []):
-        yield name, _scaled(build(cation, anion), cation, anion, bond), source + f"; {WYCKOFF_1963}"
+        yield (
+            name,
+            functools.partial(_built_and_scaled, build, cation, anion, bond),
+            source + f"; {WYCKOFF_1963}",
+        )
+
+
+def _built_and_scaled(build, cation: str, anion: str, bond: float) -> Structure:
+    return _scaled(build(cation, anion), cation, anion, bond)
