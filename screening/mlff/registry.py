@@ -219,10 +219,10 @@ def _inputs_to(device: str) -> Callable:
     without changing torch's process-wide default device.
     """
 
-    def hook(_module, args):
-        import numpy as np
-        import torch
+    import numpy as np
+    import torch
 
+    def hook(_module, args):
         def move(x):
             if isinstance(x, np.ndarray):
                 return torch.as_tensor(x, device=device)
