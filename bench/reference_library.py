@@ -27,8 +27,15 @@ TARGETS = {  # acceptance phase -> (library phase name, chemical system)
     "Li2S": ("Li2S antifluorite", "Li-S"),
     "NaCl": ("NaCl rocksalt", "Cl-Na"),
     "Li3PO4 (beta, enargite type)": ("Li3PO4 wurtzite-1", "Li-O-P"),
+    "Li3PO4 (gamma)": ("Li3PO4 Li3PO4-gamma-type", "Li-O-P"),
     "Li3PS4 (gamma, enargite type)": ("Li3PS4 wurtzite-1", "Li-P-S"),
+    "Li3PS4 (gamma-Li3PO4 type)": ("Li3PS4 Li3PO4-gamma-type", "Li-P-S"),
+    "Li7PS6 (antifluorite model)": ("Li7PS6 A7MX6-antifluorite", "Li-P-S"),
+    "Li4GeS4 (antifluorite model)": ("Li4GeS4 A4MX4-antifluorite", "Ge-Li-S"),
+    "Li4SiO4 (antifluorite model)": ("Li4SiO4 A4MX4-antifluorite", "Li-O-Si"),
     "Li10GeP2S12 (ordered)": ("Li10Ge(PS6)2 Li10GeP2S12-type", "Ge-Li-P-S"),
+    "Li2MgCl4 (rock-salt model)": ("Li2MgCl4 A2MX4-rocksalt", "Cl-Li-Mg"),
+    "LiAlCl4 (rock-salt model)": ("LiAlCl4 AMX4-rocksalt", "Al-Cl-Li"),
 }
 POLYMORPHS = {  # metastable vs stable (library names), chemical system
     "LiCl CsCl type vs rock salt": ("LiCl cscl", "LiCl rocksalt", "Cl-Li"),

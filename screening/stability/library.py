@@ -9,7 +9,10 @@ For a set of elements, :func:`library_phases` returns
   (:data:`~screening.stability.prototypes.BINARY_TYPES`), scaled to the sum of Shannon radii;
 * ternary solid-electrolyte families by charge-balanced substitution: A3MX4 as ordered
   wurtzite (the enargite type of beta-Li3PO4 and gamma-Li3PS4) and ordered zinc blende,
-  A3MX6 (the rock-salt-derived Li3YCl6 model) and A10MP2X12 (ordered LGPS), A = Li or Na.
+  A3MX6 (the rock-salt-derived Li3YCl6 model) and A10MP2X12 (ordered LGPS), A = Li or Na,
+  and A3MX4 in the gamma-Li3PO4 cell;
+* ordered-vacancy model cells of close-packed families (A4MX4, A5MX4, A7MX6 on antifluorite,
+  A2MX4 and AMX4 on rock salt; :mod:`screening.stability.derived`).
 
 The campaign's MLFF relaxes each (:class:`~screening.stability.references.ReferenceSet`,
 cached per model, weights and structure), so a system is built once and shared by every
@@ -27,6 +30,8 @@ from math import gcd
 
 from pymatgen.core import Composition, Element, Lattice, Species, Structure
 
+from screening.stability.derived import Family, families_for, ordered_cell
+from screening.stability.derived import source as derived_source
 from screening.stability.prototypes import ELEMENTS, binary_structures, element_structure
 
 ALKALI = ("Li", "Na")
@@ -190,6 +195,20 @@ def _substituted_phase(tpl: str, a: str, m: str, x: str, q_m: int, q_x: int) -> 
     return LibraryPhase(name, src, frozenset(map(str, comp.elements)), build)
 
 
+def _derived_phase(family: Family, a: str, m: str, x: str) -> LibraryPhase:
+    """The ordered-vacancy model cell of ``family`` for (A, M, X)
+    (:mod:`screening.stability.derived`)."""
+    q = {a: 1, m: family.m_charge}
+    comp = Composition({a: family.n_a, m: 1, x: family.n_x})
+
+    def build() -> Structure:
+        s = ordered_cell(family, a, m, x)
+        return _relabel(s, {}, bond=_radius(m, q[m]) + _radius(x, family.anion_charge), pair=(m, x))
+
+    name = f"{comp.reduced_formula} {family.name}-{family.parent}"
+    return LibraryPhase(name, derived_source(family), frozenset((a, m, x)), build)
+
+
 def _ternaries(elements: set[str]) -> list[LibraryPhase]:
     out = []
     for a in sorted(elements & set(ALKALI)):
@@ -202,6 +221,7 @@ def _ternaries(elements: set[str]) -> list[LibraryPhase]:
                 if qx == -2 and 5 in states:  # A3MX4: M5+ tetrahedral
                     for parent in ("wurtzite", "zincblende"):
                         out += [_tetrahedral_phase(a, m, x, parent, k) for k in range(2)]
+                out += [_derived_phase(f, a, m, x) for f in families_for(x, qx, m, states)]
                 for tpl, q_x, q_m, anions, needs in _SUBSTITUTED:
                     if qx != q_x or q_m not in states or (anions and x not in anions):
                         continue
@@ -229,15 +249,19 @@ _SUBSTITUTED = (
     ("Li3YCl6", -1, 3, (), ()),
     ("Li3YCl6", -1, 4, (), ()),  # A2MX6 (Li2ZrCl6): one A removed
     ("Li10GeP2S12", -2, 4, ("S", "Se"), ("P",)),
+    ("Li3PO4-gamma", -2, 5, (), ()),
 )
 
 _TEMPLATE_SPECIES = {
     "Li3YCl6": ("Li", "Y", "Cl"),
     "Li10GeP2S12": ("Li", "Ge", "S"),
+    "Li3PO4-gamma": ("Li", "P", "O"),
 }
-_TEMPLATE_Q = {"Li3YCl6": 3, "Li10GeP2S12": 4}  # charge of the template's M
+_TEMPLATE_Q = {"Li3YCl6": 3, "Li10GeP2S12": 4, "Li3PO4-gamma": 5}  # charge of the template's M
 
 _SOURCES = {
+    "Li3PO4-gamma": "gamma-Li3PO4 (Pnma, Pmnb setting; lithiophosphate / Li2CdSiO4 type): "
+    "W. H. Baur, Inorg. Nucl. Chem. Lett. 16, 525 (1980), AMCSD 0012724, by substitution",
     "Li3YCl6": "rock-salt-derived ordered Li3YCl6 model (workflows/prototypes/Li3YCl6.cif: "
     "lowest-Ewald ordering of a 6-f.u. rock-salt supercell), by substitution",
     "Li10GeP2S12": "ordered Li10GeP2S12 (P4_2/nmc parent, 50 atoms, from pymatgen's bundled "
