@@ -7,7 +7,8 @@ run_md (ASE integrators, one model call per step per cell). Batched: run_md_batc
 batched model call per step for all 16). CPU timings here; absolute times need a GPU.
 
 Last line: {"bench": "md_batch", "cells": 16, "serial_s": ..., "batched_s": ...,
-"speedup": ..., "serial_atom_steps_per_s": ..., "batched_atom_steps_per_s": ...}
+"speedup": ..., "serial_atom_steps_per_s": ..., "batched_atom_steps_per_s": ...,
+"model_call_serial_s": ..., "model_call_batched_s": ..., "model_call_speedup": ...}
 """
 
 from __future__ import annotations
@@ -32,6 +33,33 @@ def cells(n: int = 16):
         s.make_supercell([3, 2, 1] if k % 2 else [2, 2, 1])
         out.append(s)
     return out
+
+
+def model_call_times(structures, model, repeats: int = 3) -> tuple[float, float]:
+    """One step's model work alone (graphs built beforehand): every cell in its own call vs
+    all cells in one batched call, best of ``repeats``, s. The bound on what batching can
+    gain: if one call per cell costs what the batched call does, the work is compute-bound."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from screening.mlff.batch import _matgl_inputs
+
+    if model.package != "matgl":
+        return float("nan"), float("nan")
+    atoms = [AseAtomsAdaptor.get_atoms(s) for s in structures]
+    one_each = [_matgl_inputs([a], model.backend) for a in atoms]
+    together = _matgl_inputs(atoms, model.backend)
+
+    def best(call) -> float:
+        call()
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    serial = best(lambda: [model.backend(*x) for x in one_each])
+    return serial, best(lambda: model.backend(*together))
 
 
 def main() -> None:
@@ -60,6 +88,7 @@ def main() -> None:
         **opts,
     )
     t_batched = time.perf_counter() - t0
+    model_serial, model_batched = model_call_times(structures, model)
     atom_steps = sum(len(s) for s in structures) * (STEPS + 10)
     report(
         {
@@ -75,6 +104,9 @@ def main() -> None:
             "speedup": t_serial / t_batched,
             "serial_atom_steps_per_s": atom_steps / t_serial,
             "batched_atom_steps_per_s": atom_steps / t_batched,
+            "model_call_serial_s": model_serial,
+            "model_call_batched_s": model_batched,
+            "model_call_speedup": model_serial / model_batched,
         }
     )
 
