@@ -32,10 +32,11 @@ TARGETS = {  # acceptance phase -> (library phase name, chemical system)
     "Li3PS4 (gamma-Li3PO4 type)": ("Li3PS4 Li3PO4-gamma-type", "Li-P-S"),
     "Li7PS6 (antifluorite model)": ("Li7PS6 A7MX6-antifluorite", "Li-P-S"),
     "Li4GeS4 (antifluorite model)": ("Li4GeS4 A4MX4-antifluorite", "Ge-Li-S"),
+    "Li4GeS4 (hcp model)": ("Li4GeS4 A4MX4-hcp-tet-oct", "Ge-Li-S"),
     "Li4SiO4 (antifluorite model)": ("Li4SiO4 A4MX4-antifluorite", "Li-O-Si"),
     "Li10GeP2S12 (ordered)": ("Li10Ge(PS6)2 Li10GeP2S12-type", "Ge-Li-P-S"),
     "Li2MgCl4 (rock-salt model)": ("Li2MgCl4 A2MX4-rocksalt", "Cl-Li-Mg"),
-    "LiAlCl4 (rock-salt model)": ("LiAlCl4 AMX4-rocksalt", "Al-Cl-Li"),
+    "LiAlCl4 (ccp model, Al tetrahedral)": ("LiAlCl4 AMX4-ccp-tet-oct", "Al-Cl-Li"),
 }
 POLYMORPHS = {  # metastable vs stable (library names), chemical system
     "LiCl CsCl type vs rock salt": ("LiCl cscl", "LiCl rocksalt", "Cl-Li"),

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from conftest import REPO
 from pymatgen.analysis.phase_diagram import PDEntry
-from pymatgen.core import Composition, Lattice, Structure
+from pymatgen.core import Composition, Structure
 
 from screening.schemas.structures import fingerprint
 from screening.stability.correction import apply_fere, fit_fere
@@ -161,7 +161,6 @@ def test_stability_cli_auto_references_and_fere(tmp_path):
 def test_auto_references_refuse_an_element_the_library_lacks(tmp_path):
     """A prototype with Tb (no ground state in the library): `campaign validate` and
     `campaign run` stop with one error line naming `references` and Tb; nothing stored."""
-    from pymatgen.core import Structure
 
     from screening.store.embedded import read_collection
 
@@ -213,64 +212,66 @@ def test_library_is_counted_without_building_a_structure():
 
 
 @pytest.mark.parametrize(
-    ("elements", "formula", "m", "m_charge"),
+    ("elements", "label", "formula", "m", "m_charge"),
     [
-        (("Li", "Ge", "S"), "Li4GeS4", "Ge", 4),
-        (("Li", "Al", "O"), "Li5AlO4", "Al", 3),
-        (("Li", "P", "S"), "Li7PS6", "P", 5),
-        (("Li", "Mg", "Cl"), "Li2MgCl4", "Mg", 2),
-        (("Na", "Al", "Cl"), "NaAlCl4", "Al", 3),
+        (("Li", "Ge", "S"), "antifluorite", "Li4GeS4", "Ge", 4),
+        (("Li", "Ge", "S"), "hcp-tet-oct", "Li4GeS4", "Ge", 4),
+        (("Li", "Al", "O"), "antifluorite", "Li5AlO4", "Al", 3),
+        (("Li", "P", "S"), "antifluorite", "Li7PS6", "P", 5),
+        (("Li", "Mg", "Cl"), "rocksalt", "Li2MgCl4", "Mg", 2),
+        (("Na", "Al", "Cl"), "ccp-tet-oct", "NaAlCl4", "Al", 3),
     ],
 )
-def test_ordered_vacancy_model_cells(elements, formula, m, m_charge):
-    """Each close-packed family's model cell: the formula, two formula units, M on cation
-    sites of the parent at the M-X bond length, no two atoms closer than 0.75 of it, and the
-    lowest-Ewald vacancy arrangement (no other arrangement of the same M sites is lower)."""
+def test_ordered_vacancy_model_cells(elements, label, formula, m, m_charge):
+    """Each close-packed family's model cell: the formula, two formula units, no two atoms
+    closer than 0.75 of the M-X bond, M and A only on their kinds of hole, and a local
+    Ewald minimum (pymatgen's EwaldSummation): no allowed swap of two holes' occupants (A,
+    M, empty) lowers it."""
     from pymatgen.analysis.ewald import EwaldSummation
 
-    from screening.stability.derived import FAMILIES, ordered_cell
+    from screening.stability.derived import FAMILIES, _parent, ordered_cell
 
-    (phase,) = [p for p in library_phases(elements) if p.name.startswith(f"{formula} ")]
+    (phase,) = [p for p in library_phases(elements) if p.name.endswith(f"-{label}")
+                and p.name.startswith(f"{formula} ")]  # fmt: skip
     s = phase.structure
     assert s.composition.reduced_formula == formula and s.composition[m] == 2
     assert "model" in phase.source and "Ewald" in phase.source
-    x = elements[-1]
+    a, x = elements[0], elements[-1]
     d = s.distance_matrix
     mx = d[np.ix_(s.indices_from_symbol(m), s.indices_from_symbol(x))].min()
     np.fill_diagonal(d, np.inf)
     assert d.min() > 0.75 * mx
-    family = next(f for f in FAMILIES if phase.name.endswith(f"{f.name}-{f.parent}"))
+    family = next(f for f in FAMILIES if phase.name.endswith(f"{f.name}-{f.label}"))
     assert family.m_charge == m_charge
-    cell = ordered_cell(family, elements[0], m, x)  # unscaled
-    ox = {elements[0]: 1, m: m_charge, x: family.anion_charge}
+    cell = ordered_cell(family, a, m, x)  # unscaled, on the parent's lattice
+    parent, index = _parent(family, a, x)
+    kind = {i: k for k, sites in index.items() for i in sites}
+    occupant = {}  # parent hole -> A, M or H (empty)
+    for i in kind:
+        dist = np.linalg.norm((cell.frac_coords - parent[i].frac_coords + 0.5) % 1.0 - 0.5, axis=1)
+        j = int(dist.argmin())
+        occupant[i] = cell[j].species_string if dist[j] < 1e-6 else "H"
+    allowed = {m: family.m_sites, a: family.a_sites, "H": ("tet", "oct")}
+    assert all(kind[i] in allowed[o] for i, o in occupant.items())
+    assert sum(o != "H" for o in occupant.values()) == len(cell) - 2 * family.n_x
+    ox = {a: 1, m: m_charge, x: family.anion_charge}
 
-    def ewald(t):
-        t = t.copy()
+    def ewald(filled):
+        t = parent.copy()
+        for i, o in filled.items():
+            t.replace(i, o)
+        t.remove_species(["H"])
         t.add_oxidation_state_by_element(ox)
         return EwaldSummation(t).total_energy
 
-    e0 = ewald(cell)
-    parent = cell.copy()  # put every vacant cation site back, as a marker species
-    frac = parent.frac_coords % 1.0
-    site = np.array([0.25] * 3 if family.parent == "antifluorite" else [0.5] * 3)
-    grid = [np.array(v) for v in itertools.product(*(range(n) for n in family.supercell))]
-    for base in Structure.from_spacegroup("Fm-3m", Lattice.cubic(1.0), ["H"], [site]).frac_coords:
-        for g in grid:
-            f = ((base + g) / np.array(family.supercell)) % 1.0
-            if not np.any(np.linalg.norm((frac - f + 0.5) % 1.0 - 0.5, axis=1) < 1e-3):
-                parent.append("H", f)
-    cations = [i for i, site in enumerate(parent) if site.specie.symbol != x]
-    pairs = [(i, j) for i, j in itertools.combinations(cations, 2)
-             if parent[i].specie != parent[j].specie]  # fmt: skip
+    e0 = ewald(occupant)
+    pairs = [(i, j) for i, j in itertools.combinations(sorted(occupant), 2)
+             if occupant[i] != occupant[j] and kind[j] in allowed[occupant[i]]
+             and kind[i] in allowed[occupant[j]]]  # fmt: skip
     rng = np.random.default_rng(0)
     for k in rng.choice(len(pairs), size=min(40, len(pairs)), replace=False):
-        i, j = pairs[k]  # one swap (A/M/vacancy): never lower than the chosen arrangement
-        t = parent.copy()
-        si, sj = t[i].species_string, t[j].species_string
-        t.replace(i, sj)
-        t.replace(j, si)
-        t.remove_species(["H"])
-        assert ewald(t) >= e0 - 1e-6
+        i, j = pairs[k]
+        assert ewald({**occupant, i: occupant[j], j: occupant[i]}) >= e0 - 1e-6
 
 
 def test_gamma_li3po4_lies_within_0_02_of_beta(tensornet):

@@ -1,14 +1,16 @@
-"""Ternary model cells derived from close-packed anion lattices by ordered vacancies.
+"""Ternary model cells: ordered fillings of the holes of close-packed anion lattices.
 
-Many Li/Na solid-electrolyte families are cation-deficient superstructures of a cubic
-close-packed anion lattice: Li4GeS4-, Li4SiO4-, Li5AlO4- and Li7PS6 (argyrodite)-like
-phases fill part of the tetrahedral sites of antifluorite; Li2MgCl4 (inverse spinel)- and
-LiAlCl4-like halides part of the octahedral sites of rock salt. The library cannot ship the
-experimental cell of every such type for every substitution, so it builds, for each family,
-an ordered model cell of two formula units: M placed first (the lowest-Ewald arrangements,
-the other cation sites carrying the mean A charge), then the vacancies among the A sites
-(lowest Ewald given M), each symmetry-distinct by
-:func:`screening.generate.orderings.rank_orderings`. The campaign's MLFF relaxes it.
+Many Li/Na solid-electrolyte families are cation-deficient fillings of a close-packed anion
+lattice: Li4SiO4-, Li5AlO4- and Li7PS6 (argyrodite)-like phases fill part of the
+tetrahedral holes of cubic close packing (antifluorite); Li4GeS4 and Li4SnS4 have hexagonal
+close-packed S with M in tetrahedral and A in tetrahedral and octahedral holes; Li2MgCl4
+(inverse spinel) fills octahedral holes of ccp Cl, LiAlCl4 puts Al in tetrahedral and Li in
+octahedral ones. The library cannot ship the experimental cell of every such type for every
+substitution, so it builds, for each family, an ordered model cell of two formula units: M
+placed first on its kind of hole (the lowest-Ewald arrangements, the A holes carrying the
+mean A charge), then the empty holes among the A holes (lowest Ewald given M), each
+symmetry-distinct by :func:`screening.generate.orderings.rank_orderings`, then refined by
+pair swaps to a local Ewald minimum. The campaign's MLFF relaxes it.
 
 A model cell is an upper bound on the energy of its family's true structure: with it, a
 candidate's E_hull can only rise towards the truth, never fall below what it was without it.
@@ -26,7 +28,7 @@ from pymatgen.core import Lattice, Structure
 
 @dataclass(frozen=True)
 class Family:
-    """One A_n M X_m family on a close-packed parent.
+    """One A_n M X_m family on a close-packed anion lattice.
 
     Attributes
     ----------
@@ -36,10 +38,15 @@ class Family:
         Charges of X and M; A is +1.
     n_a, n_x : int
         A and X per formula unit (one M).
-    parent : str
-        ``antifluorite`` (cations on the tetrahedral sites) or ``rocksalt`` (octahedral).
+    label : str
+        The parent's name in phase names (``antifluorite``, ``rocksalt``, ``hcp-tet-oct``...).
+    packing : str
+        ``ccp`` (Fm-3m, X on 4a; tetrahedral holes 8c, octahedral 4b) or ``hcp`` (P6_3/mmc,
+        X on 2c; tetrahedral holes 4f, octahedral 2a).
+    m_sites, a_sites : tuple of str
+        Hole kinds (``tet``, ``oct``) M and A may take.
     supercell : tuple of int
-        Of the parent's conventional cell (4 X each): two formula units.
+        Of the conventional cell (ccp: 4 X, hcp: 2 X): two formula units.
     anions : tuple of str
         Anions the family is built for.
     examples : str
@@ -51,7 +58,10 @@ class Family:
     m_charge: int
     n_a: int
     n_x: int
-    parent: str
+    label: str
+    packing: str
+    m_sites: tuple[str, ...]
+    a_sites: tuple[str, ...]
     supercell: tuple[int, int, int]
     anions: tuple[str, ...]
     examples: str
@@ -59,39 +69,60 @@ class Family:
 
 CHALCOGENS = ("O", "S", "Se", "Te")
 HALOGENS = ("F", "Cl", "Br", "I")
+_T, _O, _TO = ("tet",), ("oct",), ("tet", "oct")
 
 FAMILIES = (
-    Family("A4MX4", -2, 4, 4, 4, "antifluorite", (1, 1, 2), CHALCOGENS, "Li4GeS4, Li4SiO4"),
-    Family("A5MX4", -2, 3, 5, 4, "antifluorite", (1, 1, 2), CHALCOGENS, "Li5AlO4, Li5GaS4"),
-    Family("A7MX6", -2, 5, 7, 6, "antifluorite", (1, 1, 3), ("S", "Se"), "Li7PS6 argyrodite"),
-    Family("A2MX4", -1, 2, 2, 4, "rocksalt", (1, 1, 2), HALOGENS, "Li2MgCl4, Li2ZnCl4"),
-    Family("AMX4", -1, 3, 1, 4, "rocksalt", (1, 1, 2), HALOGENS, "LiAlCl4, NaAlCl4"),
-)
+    Family("A4MX4", -2, 4, 4, 4, "antifluorite", "ccp", _T, _T, (1, 1, 2), CHALCOGENS,
+           "Li4SiO4, Li4GeO4"),
+    Family("A4MX4", -2, 4, 4, 4, "hcp-tet-oct", "hcp", _T, _TO, (2, 2, 1), CHALCOGENS,
+           "Li4GeS4, Li4SnS4 (hcp X, M tetrahedral, A tetrahedral and octahedral)"),
+    Family("A5MX4", -2, 3, 5, 4, "antifluorite", "ccp", _T, _T, (1, 1, 2), CHALCOGENS,
+           "Li5AlO4, Li5GaS4"),
+    Family("A7MX6", -2, 5, 7, 6, "antifluorite", "ccp", _T, _T, (1, 1, 3), ("S", "Se"),
+           "Li7PS6 argyrodite"),
+    Family("A2MX4", -1, 2, 2, 4, "rocksalt", "ccp", _O, _O, (1, 1, 2), HALOGENS,
+           "Li2MgCl4, Li2MnCl4 (inverse spinel)"),
+    Family("AMX4", -1, 3, 1, 4, "ccp-tet-oct", "ccp", _T, _O, (1, 1, 2), HALOGENS,
+           "LiAlCl4, LiGaCl4, NaAlCl4 (ccp X, M tetrahedral, A octahedral)"),
+)  # fmt: skip
 
-_SITES = {"antifluorite": [0.25] * 3, "rocksalt": [0.5] * 3}
-_SITE_NAMES = {"antifluorite": "tetrahedral (8c)", "rocksalt": "octahedral (4b)"}
+#: (space group, lattice(edge), X position, {hole kind: (position, Wyckoff)})
+_PACKINGS = {
+    "ccp": ("Fm-3m", lambda: Lattice.cubic(1.0), [0.0, 0.0, 0.0],
+            {"tet": ([0.25] * 3, "8c"), "oct": ([0.5] * 3, "4b")}),
+    "hcp": ("P6_3/mmc", lambda: Lattice.hexagonal(1.0, (8 / 3) ** 0.5), [1 / 3, 2 / 3, 0.25],
+            {"tet": ([1 / 3, 2 / 3, 0.625], "4f"), "oct": ([0.0, 0.0, 0.0], "2a")}),
+}  # fmt: skip
+_PLACEHOLDER = {"tet": "He", "oct": "Ne"}
 
 
 def source(family: Family) -> str:
     """The source line of a family's model cell."""
+    group, _, _, holes = _PACKINGS[family.packing]
+
+    def where(kinds):
+        return " or ".join(f"{k} ({holes[k][1]})" for k in kinds)
+
     cell = "x".join(map(str, family.supercell))
     return (
-        f"model {family.name} cell: {family.parent} (Fm-3m, X on 4a, cations on the "
-        f"{_SITE_NAMES[family.parent]} sites) {cell} supercell, 2 M and {2 * family.n_a} A "
-        "ordered by lowest Ewald energy, the other sites vacant (screening.stability.derived); "
-        f"stands in for {family.examples}-type structures"
+        f"model {family.name} cell: {family.packing} X ({group}), M on {where(family.m_sites)} "
+        f"and A on {where(family.a_sites)} holes of a {cell} supercell, 2 M and "
+        f"{2 * family.n_a} A ordered by lowest Ewald energy, the other holes empty "
+        f"(screening.stability.derived); stands in for {family.examples}"
     )
 
 
-def _refined(phi: np.ndarray, q: np.ndarray, sites: tuple[int, ...]) -> np.ndarray:
-    """``q`` after steepest-descent pair swaps of unequal charges among ``sites`` (A with a
-    vacancy, M with A or a vacancy) until no swap lowers the Ewald energy q^T phi q."""
+def _refined(phi: np.ndarray, q: np.ndarray, allowed: dict[float, set[int]]) -> np.ndarray:
+    """``q`` after steepest-descent pair swaps of unequal charges (A with an empty hole, M
+    with A or an empty hole) until no swap lowers the Ewald energy q^T phi q; a charge moves
+    only to the holes ``allowed[charge]`` (every cation hole allows 0)."""
     q = q.copy()
+    sites = sorted(set().union(*allowed.values()))
     while True:
         energy = q @ phi @ q
         best = (0.0, None)
         for i, j in itertools.combinations(sites, 2):
-            if q[i] == q[j]:
+            if q[i] == q[j] or j not in allowed[q[i]] or i not in allowed[q[j]]:
                 continue
             d = q[j] - q[i]  # q_i += d, q_j -= d
             delta = 2 * d * (phi[i] @ q - phi[j] @ q) + d * d * (
@@ -105,49 +136,74 @@ def _refined(phi: np.ndarray, q: np.ndarray, sites: tuple[int, ...]) -> np.ndarr
         q[i], q[j] = q[j], q[i]
 
 
+def _parent(family: Family, a: str, x: str) -> tuple[Structure, dict[str, tuple[int, ...]]]:
+    """The packing's supercell with A on every hole kind the family uses, and the site
+    indices of each hole kind."""
+    group, lattice, x_pos, holes = _PACKINGS[family.packing]
+    kinds = sorted(set(family.m_sites) | set(family.a_sites))
+    s = Structure.from_spacegroup(
+        group,
+        lattice(),
+        [x, *(_PLACEHOLDER[k] for k in kinds)],
+        [x_pos, *(holes[k][0] for k in kinds)],
+    )
+    s.make_supercell(list(family.supercell))
+    index = {
+        k: tuple(i for i, site in enumerate(s) if site.specie.symbol == _PLACEHOLDER[k])
+        for k in kinds
+    }
+    s.replace_species({_PLACEHOLDER[k]: a for k in kinds})
+    return s, index
+
+
 @functools.lru_cache(maxsize=128)
 def ordered_cell(family: Family, a: str, m: str, x: str, tries: int = 3) -> Structure:
-    """The family's model cell for (A, M, X), unscaled (cubic parent edge 1 Å).
+    """The family's model cell for (A, M, X), unscaled (close-packed X-X distance ~1 Å).
 
-    M is placed first (the ``tries`` lowest-Ewald symmetry-distinct arrangements, the other
-    cation sites at the mean A charge), then the vacancies among the A sites (lowest Ewald
-    given M, from up to ``MAX_TRIED`` sampled choices), then pair swaps refine the whole
-    arrangement to a local Ewald minimum; the lowest of the ``tries`` is kept.
+    M is placed first on its holes (the ``tries`` lowest-Ewald symmetry-distinct
+    arrangements, the A holes at the mean A charge), then the empty holes among the A holes
+    (lowest Ewald given M, from up to ``MAX_TRIED`` sampled choices), then pair swaps refine
+    the whole arrangement to a local Ewald minimum; the lowest of the ``tries`` is kept.
 
     Parameters
     ----------
     family : Family
-        Stoichiometry and parent.
+        Stoichiometry, packing and the holes M and A may take.
     a, m, x : str
         Elements on the A, M and X sites.
     tries : int
-        M arrangements (lowest Ewald first) whose best vacancy arrangement is compared.
+        M arrangements (lowest Ewald first) whose best A arrangement is compared.
     """
     from screening.generate.orderings import Group, OrderingRanker, rank_orderings
 
-    s = Structure.from_spacegroup(
-        "Fm-3m", Lattice.cubic(1.0), [x, a], [[0.0, 0.0, 0.0], _SITES[family.parent]]
-    )
-    s.make_supercell(list(family.supercell))
-    cats = tuple(i for i, site in enumerate(s) if site.specie.symbol == a)
+    s, index = _parent(family, a, x)
+    m_holes = tuple(sorted(i for k in family.m_sites for i in index[k]))
+    a_holes = tuple(sorted(i for k in family.a_sites for i in index[k]))
+    cats = tuple(sorted(i for v in index.values() for i in v))
     k_m, k_a = 2, 2 * family.n_a
-    if 2 * family.n_x != len(s) - len(cats) or k_m + k_a > len(cats):
+    if 2 * family.n_x != len(s) - len(cats) or k_a > len(a_holes) - k_m * bool(
+        set(m_holes) & set(a_holes)
+    ):
         raise ValueError(f"{family.name}: supercell {family.supercell} does not hold 2 f.u.")
     q_m, q_x = float(family.m_charge), float(family.anion_charge)
-    mean_a = k_a / (len(cats) - k_m)
-    base = np.array([mean_a if i in cats else q_x for i in range(len(s))])
+    shared = set(m_holes) & set(a_holes)
+    mean_a = k_a / (len(a_holes) - (k_m if shared else 0))
+    base = np.array(
+        [mean_a if i in a_holes else (0.0 if i in cats else q_x) for i in range(len(s))]
+    )
     parent = OrderingRanker(s)
+    allowed = {q_m: set(m_holes), 1.0: set(a_holes), 0.0: set(cats)}
     best: tuple[float, np.ndarray] | None = None
-    for placed in rank_orderings(parent, base, [Group(cats, k_m, q_m, keep=tries)])[:tries]:
+    for placed in rank_orderings(parent, base, [Group(m_holes, k_m, q_m, keep=tries)])[:tries]:
         t = s.copy()
         for i in placed.chosen[0]:
             t.replace(i, m)
-        a_sites = tuple(i for i in cats if i not in placed.chosen[0])
-        q = np.where(np.isin(np.arange(len(s)), cats), 1.0, q_x)
+        free = tuple(i for i in a_holes if i not in placed.chosen[0])
+        q = np.array([1.0 if i in free else (0.0 if i in cats else q_x) for i in range(len(s))])
         q[list(placed.chosen[0])] = q_m
-        group_v = Group(a_sites, len(a_sites) - k_a, 0.0, keep=1)
+        group_v = Group(free, len(free) - k_a, 0.0, keep=1)
         q[list(rank_orderings(OrderingRanker(t), q, [group_v])[0].chosen[0])] = 0.0
-        q = _refined(parent.phi, q, cats)
+        q = _refined(parent.phi, q, allowed)
         e = float(q @ parent.phi @ q)
         if best is None or e < best[0] - 1e-9 * abs(e):
             best = (e, q)

@@ -11,8 +11,10 @@ For a set of elements, :func:`library_phases` returns
   wurtzite (the enargite type of beta-Li3PO4 and gamma-Li3PS4) and ordered zinc blende,
   A3MX6 (the rock-salt-derived Li3YCl6 model) and A10MP2X12 (ordered LGPS), A = Li or Na,
   and A3MX4 in the gamma-Li3PO4 cell;
-* ordered-vacancy model cells of close-packed families (A4MX4, A5MX4, A7MX6 on antifluorite,
-  A2MX4 and AMX4 on rock salt; :mod:`screening.stability.derived`).
+* model cells of close-packed families, ordered fillings of their holes (A4MX4, A5MX4,
+  A7MX6 on antifluorite; A4MX4 on hcp X with M tetrahedral, A tetrahedral and octahedral;
+  A2MX4 on rock salt; AMX4 on ccp X with M tetrahedral, A octahedral;
+  :mod:`screening.stability.derived`).
 
 The campaign's MLFF relaxes each (:class:`~screening.stability.references.ReferenceSet`,
 cached per model, weights and structure), so a system is built once and shared by every
@@ -205,7 +207,7 @@ def _derived_phase(family: Family, a: str, m: str, x: str) -> LibraryPhase:
         s = ordered_cell(family, a, m, x)
         return _relabel(s, {}, bond=_radius(m, q[m]) + _radius(x, family.anion_charge), pair=(m, x))
 
-    name = f"{comp.reduced_formula} {family.name}-{family.parent}"
+    name = f"{comp.reduced_formula} {family.name}-{family.label}"
     return LibraryPhase(name, derived_source(family), frozenset((a, m, x)), build)
 
 
