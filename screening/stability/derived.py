@@ -216,9 +216,22 @@ def ordered_cell(family: Family, a: str, m: str, x: str, tries: int = 3) -> Stru
     return out
 
 
+def _tetrahedral(m: str, charge: int) -> bool:
+    """Whether Shannon's table knows M at this charge in fourfold coordination."""
+    from pymatgen.core import Species
+
+    try:
+        Species(m, charge).get_shannon_radius("IV")
+    except KeyError:
+        return False
+    return True
+
+
 def families_for(anion: str, anion_charge: int, m: str, m_states: list[int]) -> list[Family]:
-    """The families an (anion, M) pair can form: M in one of its common states, and a metal
-    or metalloid where the family's M is 2+ or 3+ (no Li5PS4 from P3+)."""
+    """The families an (anion, M) pair can form: M in one of its common states; a metal or
+    metalloid where the family's M is 2+ or 3+ (no Li5PS4 from P3+); and, where the family
+    puts M only on tetrahedral holes, an M that Shannon's table knows in fourfold
+    coordination (LiAlCl4, not LiYCl4)."""
     from pymatgen.core import Element
 
     el = Element(m)
@@ -229,4 +242,5 @@ def families_for(anion: str, anion_charge: int, m: str, m_states: list[int]) -> 
         and f.m_charge in m_states
         and anion in f.anions
         and (f.m_charge > 3 or el.is_metal or el.is_metalloid)
+        and (f.m_sites != ("tet",) or _tetrahedral(m, f.m_charge))
     ]
