@@ -119,15 +119,14 @@ def _refined(phi: np.ndarray, q: np.ndarray, allowed: dict[float, set[int]]) -> 
     q = q.copy()
     sites = sorted(set().union(*allowed.values()))
     while True:
-        energy = q @ phi @ q
+        field = phi @ q  # (phi q)_i, once per sweep
+        energy = q @ field
         best = (0.0, None)
         for i, j in itertools.combinations(sites, 2):
             if q[i] == q[j] or j not in allowed[q[i]] or i not in allowed[q[j]]:
                 continue
             d = q[j] - q[i]  # q_i += d, q_j -= d
-            delta = 2 * d * (phi[i] @ q - phi[j] @ q) + d * d * (
-                phi[i, i] + phi[j, j] - 2 * phi[i, j]
-            )
+            delta = 2 * d * (field[i] - field[j]) + d * d * (phi[i, i] + phi[j, j] - 2 * phi[i, j])
             if delta < best[0] - 1e-9 * abs(energy):
                 best = (delta, (i, j))
         if best[1] is None:
@@ -181,13 +180,11 @@ def ordered_cell(family: Family, a: str, m: str, x: str, tries: int = 3) -> Stru
     a_holes = tuple(sorted(i for k in family.a_sites for i in index[k]))
     cats = tuple(sorted(i for v in index.values() for i in v))
     k_m, k_a = 2, 2 * family.n_a
-    if 2 * family.n_x != len(s) - len(cats) or k_a > len(a_holes) - k_m * bool(
-        set(m_holes) & set(a_holes)
-    ):
+    a_room = len(a_holes) - (k_m if set(m_holes) & set(a_holes) else 0)  # A holes M leaves
+    if 2 * family.n_x != len(s) - len(cats) or k_a > a_room:
         raise ValueError(f"{family.name}: supercell {family.supercell} does not hold 2 f.u.")
     q_m, q_x = float(family.m_charge), float(family.anion_charge)
-    shared = set(m_holes) & set(a_holes)
-    mean_a = k_a / (len(a_holes) - (k_m if shared else 0))
+    mean_a = k_a / a_room
     base = np.array(
         [mean_a if i in a_holes else (0.0 if i in cats else q_x) for i in range(len(s))]
     )

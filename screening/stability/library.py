@@ -177,8 +177,8 @@ def _tetrahedral_phase(a: str, m: str, x: str, parent: str, k: int) -> LibraryPh
 def _substituted_phase(tpl: str, a: str, m: str, x: str, q_m: int, q_x: int) -> LibraryPhase:
     """``tpl`` with its (A, M, X) replaced; one A fewer per unit of M charge above the
     template's (A2MX6 from A3MX6), the vacancy arrangement of lowest Ewald energy."""
-    a0, m0, x0 = _TEMPLATE_SPECIES[tpl]
-    n_vac = q_m - _TEMPLATE_Q[tpl]
+    (a0, m0, x0), q_template, source = _TEMPLATES[tpl]
+    n_vac = q_m - q_template
     comp = Composition(
         {
             {a0: a, m0: m, x0: x}.get(str(el), str(el)): n
@@ -192,7 +192,7 @@ def _substituted_phase(tpl: str, a: str, m: str, x: str, q_m: int, q_x: int) -> 
                      bond=_radius(m, q_m) + _radius(x, q_x), pair=(m, x))  # fmt: skip
         return _without_ions(s, a, n_vac, {a: 1, m: q_m, x: q_x}) if n_vac else s
 
-    src = _SOURCES[tpl] + (f", {n_vac} {a} removed (lowest Ewald)" if n_vac else "")
+    src = source + (f", {n_vac} {a} removed (lowest Ewald)" if n_vac else "")
     name = f"{comp.reduced_formula} {tpl}-type"
     return LibraryPhase(name, src, frozenset(map(str, comp.elements)), build)
 
@@ -200,12 +200,11 @@ def _substituted_phase(tpl: str, a: str, m: str, x: str, q_m: int, q_x: int) -> 
 def _derived_phase(family: Family, a: str, m: str, x: str) -> LibraryPhase:
     """The ordered-vacancy model cell of ``family`` for (A, M, X)
     (:mod:`screening.stability.derived`)."""
-    q = {a: 1, m: family.m_charge}
     comp = Composition({a: family.n_a, m: 1, x: family.n_x})
 
     def build() -> Structure:
-        s = ordered_cell(family, a, m, x)
-        return _relabel(s, {}, bond=_radius(m, q[m]) + _radius(x, family.anion_charge), pair=(m, x))
+        bond = _radius(m, family.m_charge) + _radius(x, family.anion_charge)
+        return _relabel(ordered_cell(family, a, m, x), {}, bond=bond, pair=(m, x))
 
     name = f"{comp.reduced_formula} {family.name}-{family.label}"
     return LibraryPhase(name, derived_source(family), frozenset((a, m, x)), build)
@@ -254,20 +253,26 @@ _SUBSTITUTED = (
     ("Li3PO4-gamma", -2, 5, (), ()),
 )
 
-_TEMPLATE_SPECIES = {
-    "Li3YCl6": ("Li", "Y", "Cl"),
-    "Li10GeP2S12": ("Li", "Ge", "S"),
-    "Li3PO4-gamma": ("Li", "P", "O"),
-}
-_TEMPLATE_Q = {"Li3YCl6": 3, "Li10GeP2S12": 4, "Li3PO4-gamma": 5}  # charge of the template's M
-
-_SOURCES = {
-    "Li3PO4-gamma": "gamma-Li3PO4 (Pnma, Pmnb setting; lithiophosphate / Li2CdSiO4 type): "
-    "W. H. Baur, Inorg. Nucl. Chem. Lett. 16, 525 (1980), AMCSD 0012724, by substitution",
-    "Li3YCl6": "rock-salt-derived ordered Li3YCl6 model (workflows/prototypes/Li3YCl6.cif: "
-    "lowest-Ewald ordering of a 6-f.u. rock-salt supercell), by substitution",
-    "Li10GeP2S12": "ordered Li10GeP2S12 (P4_2/nmc parent, 50 atoms, from pymatgen's bundled "
-    "structure; workflows/prototypes/Li10GeP2S12.cif), by substitution",
+#: shipped template -> ((A, M, X) elements in it, charge of its M, source line)
+_TEMPLATES = {
+    "Li3PO4-gamma": (
+        ("Li", "P", "O"),
+        5,
+        "gamma-Li3PO4 (Pnma, Pmnb setting; lithiophosphate / Li2CdSiO4 type): "
+        "W. H. Baur, Inorg. Nucl. Chem. Lett. 16, 525 (1980), AMCSD 0012724, by substitution",
+    ),
+    "Li3YCl6": (
+        ("Li", "Y", "Cl"),
+        3,
+        "rock-salt-derived ordered Li3YCl6 model (workflows/prototypes/Li3YCl6.cif: "
+        "lowest-Ewald ordering of a 6-f.u. rock-salt supercell), by substitution",
+    ),
+    "Li10GeP2S12": (
+        ("Li", "Ge", "S"),
+        4,
+        "ordered Li10GeP2S12 (P4_2/nmc parent, 50 atoms, from pymatgen's bundled "
+        "structure; workflows/prototypes/Li10GeP2S12.cif), by substitution",
+    ),
 }
 
 
