@@ -143,14 +143,15 @@ class HullEstimator:
         """Add reference entries (new chemical systems); only the diagrams whose system
         holds a new entry's elements are rebuilt on next use. Entries already held (same
         formula and energy per atom) are skipped."""
-        held = {
-            (e.composition.reduced_formula, round(e.energy_per_atom, 9)) for e in self.references
-        }
+
+        def key(e: PDEntry) -> tuple[str, float]:
+            return e.composition.reduced_formula, round(e.energy_per_atom, 9)
+
+        held = {key(e) for e in self.references}
         for e in references:
-            key = (e.composition.reduced_formula, round(e.energy_per_atom, 9))
-            if key in held:
+            if key(e) in held:
                 continue
-            held.add(key)
+            held.add(key(e))
             self.references.append(e)
             els = {str(x) for x in e.composition.elements}
             for system in [k for k in self._diagrams if els <= set(k)]:
