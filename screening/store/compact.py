@@ -102,18 +102,22 @@ class BsonDocuments(MutableMapping):
                     yield bson.decode(blob, codec_options=self._opts)
 
 
+def _plain(value) -> bool:
+    """An ``_id`` that matches by equality (not a regex, an operator document...)."""
+    return isinstance(value, str | int | bytes) or type(value).__name__ == "ObjectId"
+
+
 def _id_keys(filter) -> list | None:
     """The ``_id`` values a filter on ``_id`` alone selects (None: any other filter)."""
     if not isinstance(filter, dict) or set(filter) != {"_id"}:
         return None
     value = filter["_id"]
-    if isinstance(value, str | int | bytes) or type(value).__name__ == "ObjectId":
+    if _plain(value):
         return [value]
     if not isinstance(value, dict):
         return None
     if set(value) == {"$in"} and isinstance(value["$in"], list | tuple):
-        if all(isinstance(v, str | int | bytes) or type(v).__name__ == "ObjectId"
-               for v in value["$in"]):  # fmt: skip
+        if all(_plain(v) for v in value["$in"]):
             return list(dict.fromkeys(value["$in"]))
     return None  # other operators, regexes...: mongomock matches every document
 
