@@ -127,9 +127,9 @@ def test_fireworks_rlaunch_end_to_end(tensornet, tiny_campaign, embedded):
 
 
 def _check_rescore(campaign: Path, store) -> None:
-    """Same weights: nothing written. The tiny campaign's MD (20 steps) is too_short, never
-    scored: a heavier penalty for unsampled D changes no score (the penalty's effect on
-    sampled bounds is checked in tests/test_ux.py on stored analysis results)."""
+    """Same weights: nothing written. The tiny campaign's MD (20 steps) is too_short, no
+    evidence: a different Ea prior moves every score by the same prior shift (the prior's
+    effect on real evidence is checked in tests/test_evidence.py)."""
     import json
 
     def scores() -> dict:
@@ -139,10 +139,16 @@ def _check_rescore(campaign: Path, store) -> None:
     out = runner.invoke(app, ["campaign", "rescore", str(campaign), "--json"])
     assert json.loads(out.stdout) == {"scored": 3, "changed": 0}, out.output
     spec = yaml.safe_load(campaign.read_text())
-    spec["score"] = {"insufficient_penalty": 3.0}
+    spec["score"] = {"insufficient_penalty": 3.0}  # a key of the old score: dropped, no change
     campaign.write_text(yaml.safe_dump(spec))
     out = runner.invoke(app, ["campaign", "rescore", str(campaign), "--json"])
     assert json.loads(out.stdout)["changed"] == 0 and scores() == before
+    spec["score"] = {"prior_ea_ev": 0.5}
+    campaign.write_text(yaml.safe_dump(spec))
+    out = runner.invoke(app, ["campaign", "rescore", str(campaign), "--json"])
+    assert json.loads(out.stdout)["changed"] == 3
+    shift = {k: v - before[k] for k, v in scores().items()}
+    assert max(shift.values()) < 0 and max(shift.values()) - min(shift.values()) < 1e-9
     assert all(
         t["status"] == "too_short"
         for d in store.db["candidates"].find({"diffusion": {"$exists": True}})

@@ -173,8 +173,10 @@ def test_where_fuzz_only_raises_its_own_error(text):
 
 
 def test_rank_orders_unsampled_below_measured():
-    """Same temperature: a candidate with no hops ranks below one with a measured D."""
-    from screening.analysis.score import candidate_score
+    """Same temperature: a candidate with no hops (an upper bound at the measured D) ranks
+    below one with that D measured, and below one never simulated (a bound is evidence of
+    slowness; no MD is the prior)."""
+    from screening.analysis.score import evidence_fields
     from screening.schemas.results import DiffusionResult
 
     common = {
@@ -194,11 +196,12 @@ def test_rank_orders_unsampled_below_measured():
     no_hops = DiffusionResult(
         status="insufficient_sampling", diffusivity_upper_cm2_s=2e-6, n_eff=0.3, **common
     )
-    n = 2e22
-    s_measured = candidate_score([measured], None, n_mobile_per_cm3=n)
-    s_none = candidate_score([no_hops], None, n_mobile_per_cm3=n)
-    never = candidate_score(None, None, n_mobile_per_cm3=n)
-    assert s_measured > s_none > never
+
+    def score(run):
+        screen = {"diffusion": run.model_dump(mode="json")} if run else None
+        return evidence_fields({"screen": screen, "mobile_per_cm3": 2e22})["score"]
+
+    assert score(measured) > score(no_hops) and score(None) > score(no_hops)
 
 
 def test_db_schema_files_match_the_models():

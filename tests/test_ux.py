@@ -28,8 +28,8 @@ def test_6_mobile_ion_is_inferred_and_temperature_lists_split(tmp_path, tensorne
     rocksalt(5.13).to(filename=str(licl))
     args = ["--steps", "10", "--equilibration", "0", "--json"]
     out = run([SCREENING, "diffusion", licl, "--temperatures", "600", "800,1000", *args], env=env)
-    temps = [t["temperature_k"] for t in json.loads(out.stdout)["temperatures"]]
-    assert len(temps) == 3 and temps[0] < temps[1] < temps[2]
+    temps = [t["temperature_target_k"] for t in json.loads(out.stdout)["temperatures"]]
+    assert temps == [600.0, 800.0, 1000.0]
     both = tmp_path / "LiNaCl2.cif"
     s = rocksalt(5.4)
     s.replace(0, "Na")

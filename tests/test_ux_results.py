@@ -55,21 +55,29 @@ def test_1_pre_md_ties_go_to_carrier_density_and_validate_warns(tmp_path):
 # -- 2. too-short runs ---------------------------------------------------------------------
 def test_2_too_short_runs_are_neither_bounds_nor_scored(tmp_path):
     from screening.analysis import estimate_diffusivity, fit_arrhenius
-    from screening.analysis.score import NO_MD_SCORE, candidate_score
+    from screening.analysis.score import evidence_fields, pre_md_score
+
+    def scored(results):
+        diff = {"per_temperature": [r.model_dump(mode="json") for r in results]}
+        return evidence_fields({"diffusion": {**diff, "n_mobile_per_cm3": 1e22}})
 
     short = [
         estimate_diffusivity(*walk(s, 101, 1e-4), temperature_k=t).result  # 1.0 ps
         for s, t in enumerate((800, 1000, 1200))
     ]
     assert all(r.status == "too_short" and r.diffusivity_upper_cm2_s is None for r in short)
-    assert candidate_score(short, None, n_mobile_per_cm3=1e22) == NO_MD_SCORE
+    prior = pre_md_score(None, n_mobile_per_cm3=1e22)
+    out = scored(short)  # no evidence: the prior's score, and said so
+    assert out["score"] == prior and out["evidence"]["sampling"] == "too_short"
+    assert out["evidence"]["n_measured"] == out["evidence"]["n_bounds"] == 0
     fit = fit_arrhenius(short, n_mobile_per_cm3=1e22)
     assert "no_sampled_temperatures" in fit.flags and "too_few_temperatures" not in fit.flags
     # 2 ps is enough for a fit window starting at 1 ps: a bound (or D), and a score
     long = estimate_diffusivity(*walk(0, 201, 1e-7), temperature_k=1200).result
     assert long.status == "insufficient_sampling" and long.diffusivity_upper_cm2_s > 1e-7
     assert 0.6 < long.fit_window_ps[0] < long.fit_window_ps[1]  # a real window, not 3 lags
-    assert candidate_score([long], None, n_mobile_per_cm3=1e22) > NO_MD_SCORE
+    out = scored([long])  # a bound is evidence: censored, it lowers the score below the prior
+    assert out["evidence"]["n_bounds"] == 1 and out["score"] < prior
     # validate: md_steps x timestep below 2 ps is named, with the steps it needs
     camp = write_campaign(tmp_path, funnel={"md_steps": 200})
     out = run([SCREENING, "campaign", "validate", camp], env=env_for(tmp_path / "d"))
@@ -82,7 +90,7 @@ def _diffusion_doc(seed: int, d_scale: float, n_frames: int):
     """A DiffusionDoc from real analysis of synthetic walks at three temperatures."""
     from screening.analysis import estimate_diffusivity, fit_arrhenius
     from screening.analysis.arrhenius import K_B_EV
-    from screening.analysis.score import sampling_summary, scored_temperature
+    from screening.md.series import sampling_summary, scored_temperature
     from screening.schemas.documents import DiffusionDoc
 
     per_t = []
@@ -101,7 +109,7 @@ def _diffusion_doc(seed: int, d_scale: float, n_frames: int):
 
 def seed_ranked_store(campaign: str = "shown") -> dict[str, str]:
     """Three scored candidates: Arrhenius fit, a bound only, never simulated."""
-    from screening.analysis.score import NO_MD_SCORE, candidate_score
+    from screening.analysis.score import evidence_fields
     from screening.store import ResultStore
 
     store = ResultStore()
@@ -112,22 +120,17 @@ def seed_ranked_store(campaign: str = "shown") -> dict[str, str]:
     ids = {"fast": "ab" + "1" * 22, "slow": "ab" + "2" * 22, "none": "cd" + "3" * 22}
     rows = []
     for key, diff in (("fast", fast), ("slow", slow), ("none", None)):
-        score = candidate_score(
-            diff.per_temperature if diff else None,
-            diff.arrhenius if diff else None,
-            n_mobile_per_cm3=2e22,
-            e_hull_ev_per_atom=0.0,
-        )
         fields = {
             "stage": "done",
             "status": "completed",
-            "score": score,
-            "score_pre_md": NO_MD_SCORE,
             "score_e_hull_ev_per_atom": 0.0,
+            "mobile_per_cm3": 2e22,
         }
         if diff is not None:
             fields["diffusion"] = diff.model_dump(mode="json")
             fields["artifacts"] = [f"{ids[key]}/msd.png"]
+        fields.update(evidence_fields({**fields, "formula": "LiCl"}))
+        fields["score_pre_md"] = evidence_fields({**fields, "diffusion": None})["score"]
         insert = {"campaign": campaign, "formula": f"Li{key}", "candidate_id": ids[key]}
         rows.append((ids[key], fields, insert))
     store.upsert("candidates", rows)
@@ -142,22 +145,31 @@ def test_3_ranking_table_columns_legend_where_and_id_prefixes(tmp_path):
     ids = seed_ranked_store()
     env = env_for(tmp_path / "data", COLUMNS="200")
     table = run([SCREENING, "rank", "shown"], env=env).stdout
-    for col in ("formula", "score", "E_hull", "σ(300 K)", "D(T*)", "N_eff", "sampling", "status"):
+    for col in ("formula", "score", "E_hull", "σ(300 K)", "Ea eV", "D(T)", "N_eff", "tier"):
         assert col in table
+    assert "sampling" in table and "flags" in table
     assert "0.000*" in table and "E_hull* = stand-in" in table  # marked stand-in + legend
-    assert "-20 = no usable MD" in table and "decades" in table
+    assert "evidence model" in table and "decades" in table
     fast_line = next(ln for ln in table.splitlines() if "Lifast" in ln)
-    assert "arrhenius" in fast_line and "[" in fast_line  # sigma with its interval
+    assert "arrhenius" in fast_line and "[" in fast_line and "series" in fast_line
+    assert "±" in fast_line  # Ea with its error
     slow_line = next(ln for ln in table.splitlines() if "Lislow" in ln)
     assert "<" in slow_line and "insufficient_sampling" in slow_line  # a bound, marked
+    none_line = next(ln for ln in table.splitlines() if "Linone" in ln)
+    assert "no fit" in none_line and "no_md" in none_line and "prior" in none_line
     assert ids["fast"][:10] in fast_line
+    # ignorance never ranks above knowledge of a good conductor; a bound below ignorance
+    order = [w for ln in table.splitlines() for w in ("fast", "none", "slow") if f"Li{w}" in ln]
+    assert order == ["fast", "none", "slow"]
 
     def where(expr):
         out = run([SCREENING, "rank", "shown", "--json", "--where", expr], env=env).stdout
         return [r["formula"] for r in json.loads(out)]
 
     assert where("sampling in (arrhenius, insufficient_sampling)") == ["Lifast", "Lislow"]
-    assert where("sigma_300k_lower_s_cm > 0 and n_eff >= 20") == ["Lifast"]
+    assert where("sampling = no_md") == ["Linone"]  # what the table prints is what matches
+    assert where("tier = series and n_eff >= 20") == ["Lifast"]
+    assert where("activation_energy_ev > 0 and flags = bounds_only") == ["Lislow"]
     assert where("d_tmax_upper_cm2_s > 0 and sampling = insufficient_sampling") == ["Lislow"]
     assert where("e_hull_used_ev_per_atom <= 0 and formula in ('Linone')") == ["Linone"]
     # any unique prefix is an id; an ambiguous one is one error line
@@ -169,28 +181,30 @@ def test_3_ranking_table_columns_legend_where_and_id_prefixes(tmp_path):
     ]
 
 
-def test_3_rescore_penalises_only_bounds(tmp_path):
-    """`campaign rescore` with a heavier penalty for unsampled D: exactly the candidate whose
-    scored D is an upper bound loses the extra decades; the Arrhenius one and the one with
-    no MD keep their scores."""
+def test_3_rescore_with_the_median_moves_each_score_by_its_own_interval(tmp_path):
+    """`campaign rescore` with ``score.quantile: 0.5``: every score becomes its posterior
+    median, so each rises by its own lower half-width; the candidate with no MD (the prior
+    alone, the widest interval) rises most, the fitted series least."""
     ids = seed_ranked_store("shown")
     env = env_for(tmp_path / "data")
     camp = write_campaign(tmp_path, name="shown")
     out = run([SCREENING, "campaign", "rescore", camp, "--json"], env=env)
     assert json.loads(out.stdout) == {"scored": 3, "changed": 0}
-    before = {
-        r["candidate_id"]: r["score"]
-        for r in json.loads(run([SCREENING, "rank", "shown", "--json"], env=env).stdout)
-    }
-    camp = write_campaign(tmp_path, name="shown", score={"insufficient_penalty": 3.0})
+
+    def ranked():
+        out = run([SCREENING, "rank", "shown", "--json"], env=env).stdout
+        return {r["candidate_id"]: r for r in json.loads(out)}
+
+    before = ranked()
+    camp = write_campaign(tmp_path, name="shown", score={"quantile": 0.5})
     out = run([SCREENING, "campaign", "rescore", camp, "--json"], env=env)
-    assert json.loads(out.stdout) == {"scored": 3, "changed": 1}
-    after = {
-        r["candidate_id"]: r["score"]
-        for r in json.loads(run([SCREENING, "rank", "shown", "--json"], env=env).stdout)
-    }
-    assert after[ids["slow"]] == pytest.approx(before[ids["slow"]] - 2.0, abs=1e-3)
-    assert after[ids["fast"]] == before[ids["fast"]] and after[ids["none"]] == before[ids["none"]]
+    assert json.loads(out.stdout) == {"scored": 3, "changed": 3}
+    after = ranked()
+    gain = {k: after[ids[k]]["score"] - before[ids[k]]["score"] for k in ids}
+    for k in ids:
+        median = np.log10(after[ids[k]]["sigma_300k_s_cm"])
+        assert after[ids[k]]["score"] == pytest.approx(median, abs=2e-3)
+    assert gain["none"] > gain["slow"] > gain["fast"] > 0
 
 
 # -- 13. direct queries and files ----------------------------------------------------------------
@@ -203,14 +217,15 @@ def _readme_query() -> str:
 def test_13_readme_query_runs_and_trajectories_keep_the_lattice(tmp_path, tensornet):
     """The README's pymongo example, run as written in a fresh process on a store holding a
     matching Na candidate and three that miss one condition each."""
+    from screening.analysis.score import evidence_fields
     from screening.md import run_md
     from screening.schemas.results import MDResult
     from screening.schemas.trajectory import MDTrajectory
     from screening.store import ResultStore
 
     fast = _diffusion_doc(0, 3e-2, 3000).model_dump(mode="json")
-    lower = fast["arrhenius"]["conductivity_300k_lower_s_cm"]
-    assert lower > 1e-4
+    evidence = evidence_fields({"diffusion": fast, "formula": "NaCl"})["evidence"]
+    assert evidence["sigma300_lower_s_cm"] > 1e-4
     nacl = rocksalt(5.64, cation="Na").as_dict()
     base = {"stage": "done", "status": "completed", "relax": {"structure": nacl}}
     rows = [
@@ -227,9 +242,10 @@ def test_13_readme_query_runs_and_trajectories_keep_the_lattice(tmp_path, tensor
                 cid,
                 {
                     **f,
-                    "diffusion": fast
+                    "diffusion": fast,
+                    "evidence": evidence
                     if cid != "slow"
-                    else {"arrhenius": {**fast["arrhenius"], "conductivity_300k_lower_s_cm": 1e-6}},
+                    else {**evidence, "sigma300_lower_s_cm": 1e-6},
                 },
                 {"campaign": "q", "formula": f"{ion}Cl-{cid}", "mobile_ion": ion},
             )

@@ -17,8 +17,10 @@ Collective (charge) displacement
     walker per run, so its error is the same random-walk covariance with one walker
     (:mod:`screening.analysis.collective`). Haven ratio H = D_tracer / D_sigma.
 Insufficient sampling
-    N_eff = max_t(total MSD summed over ions) / a^2. Below ``min_n_eff`` no D is reported,
-    only a one-sided 95 % upper bound from the displacement reached over the whole run:
+    N_eff = the diffusive MSD the fitted line reaches over the whole run, summed over ions,
+    / a^2 (a stable point: the maximum over lags picked the noisiest lag). Below
+    ``min_n_eff`` no D is reported, only a one-sided 95 % upper bound from the
+    displacement reached over the whole run:
     sum_i |dr_i(T)|^2 ~ 2 D T chi2(3 n_ions), so D_up = sum_i |dr_i(T)|^2 / (2 T chi2_0.05).
     Vibrations only raise it.
 """
@@ -37,6 +39,7 @@ from screening.analysis.collective import (
     collective_fields,
     per_cm3,
 )
+from screening.analysis.melting import framework_molten
 from screening.analysis.msd import MSDCurve, compute_msd
 from screening.analysis.msd_fit import GAUSSIAN_KAPPA, fit_msd_line
 from screening.schemas.results import DiffusionResult, SamplingStatus
@@ -58,6 +61,9 @@ MIN_LAG_PS = 1.0
 FIT_WINDOW = (0.0, 0.5)
 """Default fit window, as fractions of the production time."""
 MIN_PRODUCTION_PS = MIN_LAG_PS / FIT_WINDOW[1]
+POOR_FIT_P, POOR_FIT_CHI2_RED = 0.01, 5.0
+"""An MSD line fit with chi^2 p below POOR_FIT_P and chi2_red above POOR_FIT_CHI2_RED is
+significantly and materially poor: ``fit_poor``, and the D is only a bound."""
 """Shorter production runs are ``too_short``: the fit window cannot reach MIN_LAG_PS."""
 
 
@@ -108,7 +114,8 @@ def estimate_diffusivity(
     n_fit_points : int
         Lags used in the fit (the covariance matrix is n x n).
     framework_msd_threshold_a2 : float
-        Framework MSD above which the framework is flagged as mobile, Å^2.
+        Mean framework MSD over the second half of the run above which the framework is
+        molten, Å^2 (:func:`screening.analysis.melting.framework_molten`).
     n_mobile_per_cm3 : float, optional
         Mobile-ion number density, cm^-3; with it the tracer and collective conductivities
         at this temperature are reported.
@@ -128,8 +135,6 @@ def estimate_diffusivity(
     pos = np.asarray(positions_a, dtype=float)
     curve = compute_msd(pos, time_fs, framework_com_a=framework_com_a, n_lags=200)
     total = curve.total_time_fs
-    n_eff = float(curve.msd_a2.max() * curve.n_ions / hop_distance_a**2)
-    rsd = rsd_he(n_eff)
 
     drift = 0.0 if framework_com_a is None else framework_com_a[-1] - framework_com_a[0]
     sum_sq_total = float((((pos[-1] - pos[0]) - drift) ** 2).sum())
@@ -161,11 +166,19 @@ def estimate_diffusivity(
             n_walkers=curve.n_ions,
             kappa=kappa,
         )
+    # a stable point: the fitted line over the whole run (the maximum over lags was the
+    # noisiest lag); without a fit, the MSD at the end of the fit window
+    reached = fit.slope_a2_fs * total if fit is not None else curve.msd_a2[pick[-1]]
+    n_eff = float(max(reached, 0.0) * curve.n_ions / hop_distance_a**2)
+    rsd = rsd_he(n_eff)
     fmsd = None if framework_msd_a2 is None else float(np.asarray(framework_msd_a2)[-1])
-    framework_mobile = fmsd is not None and fmsd > framework_msd_threshold_a2
+    melt = framework_molten(
+        framework_msd_a2, np.asarray(time_fs), threshold_a2=framework_msd_threshold_a2
+    )
     d = fit.slope_a2_fs / 6.0 * A2_PER_FS_TO_CM2_PER_S if fit else 0.0
     err = fit.slope_err_a2_fs / 6.0 * A2_PER_FS_TO_CM2_PER_S if fit else float("inf")
-    sampled = fit is not None and n_eff >= min_n_eff and d > 0 and not too_short
+    poor = fit is not None and fit.p_value < POOR_FIT_P and fit.chi2_red > POOR_FIT_CHI2_RED
+    sampled = fit is not None and n_eff >= min_n_eff and d > 0 and not too_short and not poor
     extra: dict = {}
     coll = None
     if collective and fit is not None:
@@ -202,7 +215,11 @@ def estimate_diffusivity(
         simulated_time_ps=total / 1000.0,
         fit_window_ps=(float(curve.lag_fs[pick[0]]) / 1000, float(curve.lag_fs[pick[-1]]) / 1000),
         framework_msd_final_a2=fmsd,
-        framework_mobile=framework_mobile,
+        framework_msd_late_a2=melt.late_mean_a2,
+        framework_diffusivity_cm2_s=melt.framework_d_cm2_s,
+        framework_mobile=melt.molten,
+        fit_poor=poor,
+        n_mobile=int(curve.n_ions),
         **extra,
     )
     return DiffusionAnalysis(

@@ -49,6 +49,7 @@ def diffusion(
     check_number("--min-n-eff", min_n_eff, strict=False)
     if steps < 5:
         raise ScreeningInputError(f"--steps: expected >= 5 (one record every 5 steps), got {steps}")
+    from screening.analysis.score import evidence_fields
     from screening.schemas.structures import mobile_ion_of, read_structure
 
     structure = read_structure(file)
@@ -74,13 +75,21 @@ def diffusion(
         (plots / "msd.png").write_bytes(msd_plot(msd_curves(runs), title=title))
         (plots / "arrhenius.png").write_bytes(arrhenius_plot(per_t, fit, title=title))
     ddoc = diffusion_doc(runs, fit, n_mobile_per_cm3=n).model_dump(mode="json")
+    evidence = evidence_fields(
+        {
+            "diffusion": ddoc,
+            "formula": structure.composition.reduced_formula,
+            "mobile_ion": mobile_ion,
+        }
+    )["evidence"]
     doc = {
         "temperatures": [
-            {**d, "md_status": r.md.status}
+            {**d, "md_status": r.md.status, "temperature_target_k": r.md.temperature_target_k}
             for d, r in zip(ddoc.pop("per_temperature"), runs, strict=True)
         ],
         **ddoc.pop("arrhenius"),
         **ddoc,
+        "evidence": evidence,
     }
     if json_out:
         emit_json(doc)
@@ -95,18 +104,17 @@ def diffusion(
             )
             coll = (
                 f"  sigma_coll = {r.conductivity_collective_s_cm:.2e} ± "
-                f"{r.conductivity_collective_err_s_cm:.1e} S/cm ({r.collective_status})"
-                if r.conductivity_collective_s_cm is not None
+                f"{r.conductivity_collective_err_s_cm:.1e} S/cm"
+                if r.collective_status == "ok"
+                else f"  sigma_coll: {r.collective_status}"
+                if r.collective_status is not None
                 else ""
             )
             typer.echo(
                 f"{r.temperature_k:7.0f} K  D = {d} cm2/s  N_eff = {r.n_eff:.1f}  {r.status}{coll}"
             )
-        typer.echo(
-            f"Ea = {fit.activation_energy_ev}  sigma(300 K) = "
-            f"{fit.conductivity_300k_s_cm} S/cm  Haven ratio = {fit.haven_ratio:.2f} "
-            f"({doc['haven_status']})  flags={fit.flags}"
-        )
+        for line in _summary(fit, evidence, doc["haven_status"]):
+            typer.echo(line)
     if all(r.md.status == "failed" for r in runs):
         typer.echo(f"error: {file}: MD failed at every temperature", err=True)
         raise typer.Exit(1)
@@ -200,3 +208,30 @@ def nemd(
             )
     if all(r.conductivity_s_cm is None for r in results):
         raise typer.Exit(1)
+
+
+def _summary(fit, evidence: dict, haven_status: str) -> list[str]:
+    """The fit and the evidence model's sigma(300 K), each as x ± y / c [lo, hi] or
+    'no fit' (never a bare None)."""
+    if fit.status == "ok":
+        arr = (
+            f"Arrhenius fit: Ea = {fit.activation_energy_ev:.3f} ± "
+            f"{fit.activation_energy_err_ev:.3f} eV, sigma(300 K) = "
+            f"{fit.conductivity_300k_s_cm:.1e} [{fit.conductivity_300k_lower_s_cm:.0e}, "
+            f"{fit.conductivity_300k_upper_s_cm:.0e}] S/cm (95 %)"
+        )
+    else:
+        arr = f"Arrhenius fit: no fit ({', '.join(fit.flags) or fit.status})"
+    ev = evidence
+    ea = (
+        "no MD evidence"
+        if ev["ea_ev"] is None
+        else f"Ea = {ev['ea_ev']:.3f} ± {ev['ea_err_ev']:.3f} eV"
+    )
+    post = (
+        f"evidence model (the ranking's; prior Ea {ev['prior']['ea_ev']} ± "
+        f"{ev['prior']['ea_sd_ev']} eV): {ea}, sigma(300 K) = {ev['sigma300_s_cm']:.1e} "
+        f"[{ev['sigma300_lower_s_cm']:.0e}, {ev['sigma300_upper_s_cm']:.0e}] S/cm (95 %)"
+    )
+    flags = ", ".join(sorted(set(fit.flags) | set(ev["flags"]))) or "none"
+    return [arr, post, f"Haven ratio = {fit.haven_ratio:.2f} ({haven_status})  flags: {flags}"]

@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 from pymatgen.core import Structure
 
-from screening.analysis.score import NO_MD_SCORE, candidate_score
+from screening.analysis.melting import capped_temperatures, melting_estimate
+from screening.analysis.score import EVIDENCE_FIELDS, evidence_fields
 from screening.md.series import (
     diffusion_doc,
     diffusion_series,
@@ -60,19 +61,13 @@ def md_candidate(
     except Exception as exc:
         logger.exception("MD of %s failed", cid)
         cands = store.candidates(spec.name)
-        doc = cands.get(cid, fields=("score_pre_md",)) or {}
-        score = doc.get("score_pre_md", NO_MD_SCORE)
+        doc = cands.get(cid, fields=EVIDENCE_FIELDS) or {}
+        scored = evidence_fields(doc, spec.score, margin_k=spec.funnel.melting_margin_k)
         cands.record(
-            {
-                cid: {
-                    "status": "failed",
-                    "errors": [f"md: {type(exc).__name__}: {exc}"],
-                    "score": score,
-                }
-            },
+            {cid: {"status": "failed", "errors": [f"md: {type(exc).__name__}: {exc}"], **scored}},
             stage=DONE,
         )
-        return {"score": score, "failed": True}
+        return {"score": scored["score"], "failed": True}
 
 
 def _md_candidate(
@@ -84,25 +79,25 @@ def _md_candidate(
 
     cands = store.candidates(spec.name)
     doc = cands.get(
-        cid,
-        fields=(
-            "stage",
-            "diffusion",
-            "score",
-            "relax.structure",
-            "mobile_ion",
-            "score_e_hull_ev_per_atom",
-        ),
+        cid, fields=("stage", "score", "relax.structure", "artifacts", *EVIDENCE_FIELDS)
     )
     if doc.get("stage") == DONE and doc.get("diffusion"):  # recorded by an earlier run
-        return {"score": doc.get("score", NO_MD_SCORE), "already_done": True}
+        return {"score": doc.get("score"), "already_done": True}
     s = md_cell(Structure.from_dict(doc["relax"]["structure"]), spec.funnel.md_max_atoms)
     mobile = doc.get("mobile_ion", spec.mobile_ion)  # recorded at generation, never guessed
     f = spec.funnel
+    melted = (doc.get("screen") or {}).get("melted_at_k") or []
+    est = melting_estimate(doc.get("formula"), mobile, melted)
+    cap = None if est.temperature_k is None else est.temperature_k - f.melting_margin_k
+    temps = capped_temperatures(f.md_temperatures_k, cap)
+    if temps != [float(t) for t in f.md_temperatures_k]:
+        logger.info("%s: series at %s K (melting estimate: %s)", cid, temps, est.source)
     runs, arr = diffusion_series(
         s,
         model,
-        temperatures_k=f.md_temperatures_k,
+        temperatures_k=temps,
+        stop_when_molten=True,
+        seed=f.md_seed,
         steps=f.md_steps,
         mobile_ion=mobile,
         timestep_fs=f.md_timestep_fs,
@@ -112,7 +107,7 @@ def _md_candidate(
         max_steps=f.md_max_steps,
         on_temperature=on_temperature,
     )
-    md_docs, keys = {}, []
+    md_docs, keys = {}, [k for k in doc.get("artifacts") or [] if k.startswith(f"{cid}/screen")]
     for r in runs:
         t = int(r.md.temperature_target_k)
         md_docs[str(t)] = r.md.model_dump(mode="json")
@@ -128,30 +123,22 @@ def _md_candidate(
         keys.append(f"{cid}/{name}")
         store.put_artifact(keys[-1], png, candidate_id=cid, content_type="image/png")
     n_per_cm3 = n_mobile_per_cm3(s, mobile)
-    e_hull = doc.get("score_e_hull_ev_per_atom")
-    score = candidate_score(
-        per_t,
-        arr,
-        n_mobile_per_cm3=n_per_cm3,
-        e_hull_ev_per_atom=e_hull,
-        weights=spec.score,
-    )
+    diff = diffusion_doc(runs, arr, n_mobile_per_cm3=n_per_cm3).model_dump(mode="json")
+    scored = evidence_fields({**doc, "diffusion": diff}, spec.score, margin_k=f.melting_margin_k)
     cands.record(
         {
             cid: {
                 "md": md_docs,
-                "diffusion": diffusion_doc(runs, arr, n_mobile_per_cm3=n_per_cm3).model_dump(
-                    mode="json"
-                ),
+                "diffusion": diff,
                 "artifacts": keys,
-                "score": score,
+                **scored,
                 "status": "completed",
                 "provenance": Provenance(model=model.info()).model_dump(mode="json"),
             }
         },
         stage=DONE,
     )
-    return {"score": score}
+    return {"score": scored["score"]}
 
 
 def md_stage(

@@ -1,47 +1,51 @@
-"""Recompute scores from stored stage results (after changing the campaign's weights).
+"""Recompute scores from stored stage results (after changing the campaign's ``score:``
+section: its quantile, prior or hull weight).
 
-No MLFF work: every input of the score is already in the candidate documents. Only the
-documents whose score changes are written (one bulk write per chunk), so a rerun with the
+No MLFF work: every input of the evidence model is already in the candidate documents. Only
+the documents whose score changes are written (one bulk write per page), so a rerun with the
 same weights writes nothing.
 """
 
 from __future__ import annotations
 
-from screening.analysis.score import candidate_score, pre_md_score
+import math
+
+from screening.analysis.score import EVIDENCE_FIELDS, evidence_fields
 from screening.schemas.campaign import CampaignSpec
-from screening.schemas.results import ArrheniusResult, DiffusionResult
 from screening.store.results import ResultStore
 
-_FIELDS = ("score", "score_pre_md", "score_e_hull_ev_per_atom", "diffusion")
+_FIELDS = ("score", "score_pre_md", "evidence", *EVIDENCE_FIELDS)
 
 
 def rescore_campaign(store: ResultStore, spec: CampaignSpec, *, tolerance: float = 1e-9) -> dict:
-    """Rescore every scored candidate of ``spec.name`` with ``spec.score`` weights.
+    """Rescore every scored candidate of ``spec.name`` with ``spec.score``.
 
     Returns ``{"scored": n, "changed": k}``.
     """
-    weights = spec.score
-    updates: dict[str, dict] = {}
-    n = 0
+    weights, margin = spec.score, spec.funnel.melting_margin_k
+    n = changed = 0
     cands = store.candidates(spec.name)
-    for d in (d for page in cands.pages({"score": {"$exists": True}}, _FIELDS) for d in page):
-        n += 1
-        e_hull = d.get("score_e_hull_ev_per_atom")
-        diff = d.get("diffusion")
-        new: dict = {"score_pre_md": pre_md_score(e_hull, weights)}
-        if diff:
-            new["score"] = candidate_score(
-                [DiffusionResult.model_validate(x) for x in diff["per_temperature"]],
-                ArrheniusResult.model_validate(diff["arrhenius"]),
-                n_mobile_per_cm3=diff["n_mobile_per_cm3"],
-                e_hull_ev_per_atom=e_hull,
-                weights=weights,
-            )
-        else:
-            new["score"] = new["score_pre_md"]
-        if all(abs(new[k] - d.get(k, float("nan"))) <= tolerance for k in new):
-            continue  # unchanged: nothing to write
-        updates[d["_id"]] = new
-    cands.record(updates)
-    store.flush()
-    return {"scored": n, "changed": len(updates)}
+    for page in cands.pages({"score": {"$exists": True}}, _FIELDS):
+        updates: dict[str, dict] = {}
+        for d in page:
+            n += 1
+            pre = evidence_fields({**d, "screen": None, "diffusion": None}, weights)["score"]
+            new = {"score_pre_md": pre, **evidence_fields(d, weights, margin_k=margin)}
+            old = {k: d.get(k) for k in new}
+            if _same(new, old, tolerance):
+                continue  # unchanged (to rounding: thread counts change the last bits)
+            updates[d["_id"]] = new
+        changed += cands.record(updates) and len(updates)
+        store.flush()
+    return {"scored": n, "changed": changed}
+
+
+def _same(a, b, tol: float) -> bool:
+    """Equal, numbers to ``tol`` (relative and absolute), through dicts and lists."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k], tol) for k in a)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_same(x, y, tol) for x, y in zip(a, b, strict=True))
+    if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool):
+        return math.isclose(a, b, rel_tol=tol, abs_tol=tol)
+    return a == b

@@ -6,8 +6,10 @@ selection over 10^6 relaxed candidates holds one page and K ids, never the campa
 
 from __future__ import annotations
 
+import math
+
 from screening.analysis.collective import per_cm3
-from screening.analysis.score import NO_MD_SCORE, pre_md_score
+from screening.analysis.score import evidence_fields
 from screening.schemas.campaign import CampaignSpec
 from screening.schemas.documents import CandidateStage
 from screening.store.results import ResultStore
@@ -32,14 +34,14 @@ def select_for_md(
     """Rank relaxed candidates by their pre-MD score and send the top K to MD (or, with
     ``limit`` and ``stage``, the top ``limit`` to the conduction screen).
 
-    The pre-MD score is the score with no diffusion data (it only carries the hull
-    penalty). Without reference phases, the energy per atom above the lowest relaxed
-    candidate of the same formula stands in for E_hull (polymorph ordering), so candidates
-    of different formulas tie; ties are broken by the mobile-ion number density of the
-    relaxed cell (the carrier density n of sigma = n q^2 D / kT; stored as
-    ``mobile_per_cm3``), then by id. Candidates above the E_hull cut, beyond K, or failed
-    are finished with their pre-MD score. Returns the chosen ids, best first (the order MD
-    work and FireWorks priorities follow).
+    The pre-MD score is the evidence model's score with no MD (the prior's quantile, which
+    grows with the carrier density n of sigma = n q^2 D / kT, less the hull penalty); it is
+    also each candidate's ``score`` until MD says more. Without reference phases, the energy
+    per atom above the lowest relaxed candidate of the same formula stands in for E_hull
+    (polymorph ordering). Ties are broken by the mobile-ion density (``mobile_per_cm3``),
+    then by id. Candidates above the E_hull cut, beyond K, or failed are finished with their
+    pre-MD score. Returns the chosen ids, best first (the order MD work and FireWorks
+    priorities follow).
 
     Three streamed passes: the lowest energy per formula; each candidate's E_hull, pre-MD
     score and density (written; failed and above-cut candidates finish here); the top K of
@@ -52,19 +54,15 @@ def select_for_md(
         updates, finished = {}, {}
         for d in page:
             hull = _e_hull(d, lowest)
-            pre = pre_md_score(hull, weights)
             fields = {
-                "score_pre_md": pre,
                 "score_e_hull_ev_per_atom": hull,
                 "mobile_per_cm3": mobile_density(d, d.get("mobile_ion", spec.mobile_ion)),
             }
+            scored = evidence_fields({**d, **fields}, weights)
+            fields.update(scored, score_pre_md=scored["score"])
             if d.get("status") == "failed" or hull is None or hull > cut:
                 failed = d.get("status") == "failed"
-                finished[d["_id"]] = {
-                    **fields,
-                    "status": "failed" if failed else "completed",
-                    "score": pre,
-                }
+                finished[d["_id"]] = {**fields, "status": "failed" if failed else "completed"}
             else:
                 updates[d["_id"]] = fields
         cands.record(updates)
@@ -73,11 +71,8 @@ def select_for_md(
     k = spec.funnel.top_k_md if limit is None else limit
     chosen = cands.top_k({"stage": RELAXED}, [("score_pre_md", -1), ("mobile_per_cm3", -1)], k)
     cands.record({i: {} for i in chosen}, stage=stage)
-    for page in cands.pages({"stage": RELAXED}, fields=("score_pre_md",), copy=False):
-        cands.record(
-            {d["_id"]: {"status": "completed", "score": d["score_pre_md"]} for d in page},
-            stage=DONE,
-        )
+    for page in cands.pages({"stage": RELAXED}, fields=(), copy=False):
+        cands.record({d["_id"]: {"status": "completed"} for d in page}, stage=DONE)
         store.flush()
     return chosen
 
@@ -109,7 +104,7 @@ def best_first(store: ResultStore, campaign: str, stage: str, keys: tuple[str, .
     docs = cands.load(cands.ids_at(stage), fields=keys).values()
 
     def key(d: dict) -> tuple:
-        s = next((d[k] for k in keys if d.get(k) is not None), NO_MD_SCORE)
+        s = next((d[k] for k in keys if d.get(k) is not None), -math.inf)
         return (-s, d["_id"])
 
     return [d["_id"] for d in sorted(docs, key=key)]

@@ -11,7 +11,6 @@ from pymatgen.core import Structure
 from screening.analysis.arrhenius import fit_arrhenius
 from screening.analysis.collective import combine_haven, per_cm3
 from screening.analysis.diffusion import DiffusionAnalysis, analyse_trajectory
-from screening.analysis.score import sampling_summary, scored_temperature
 from screening.md.adaptive import run_adaptive
 from screening.md.nvt import run_md
 from screening.mlff.registry import LoadedModel
@@ -21,6 +20,7 @@ from screening.schemas.results import (
     CollectiveStatus,
     DiffusionResult,
     MDResult,
+    SamplingStatus,
 )
 from screening.schemas.trajectory import MDTrajectory
 
@@ -68,16 +68,26 @@ def diffusion_series(
     target_n_eff: float | None = None,
     max_steps: int | None = None,
     on_temperature: Callable[[float], None] | None = None,
+    stop_when_molten: bool = False,
+    seed: int = 0,
 ) -> tuple[list[TemperatureRun], ArrheniusResult]:
     """Run MD at each temperature, analyse each run, fit Arrhenius over the sampled ones.
+
+    ``seed`` seeds the velocities and thermostat of the first temperature (the k-th uses
+    ``seed + k``). With ``stop_when_molten`` the temperatures run coldest first and a run
+    whose framework melted ends the series: a temperature where the candidate melted caps
+    every later run.
 
     With ``target_n_eff`` the length is adaptive: segments of ``steps`` are added until the
     run reaches that many effective jumps or ``max_steps`` production steps (default
     10 x ``steps``); every segment is analysed together (:func:`screening.md.run_adaptive`).
     ``on_temperature(T)`` is called after each temperature is done (progress display).
     """
-    runs = []
-    for t in temperatures_k:
+    runs: list[TemperatureRun] = []
+    temps = sorted(temperatures_k) if stop_when_molten else list(temperatures_k)
+    for k, t in enumerate(temps):
+        if stop_when_molten and runs and runs[-1].diffusion.framework_mobile:
+            break
         if target_n_eff is not None:
             md, traj, analysis = run_adaptive(
                 structure,
@@ -91,6 +101,7 @@ def diffusion_series(
                 min_n_eff=min_n_eff,
                 timestep_fs=timestep_fs,
                 stride=stride,
+                seed=seed + k,
             )
             runs.append(TemperatureRun(md, traj, analysis if md.status != "failed" else None))
             if on_temperature is not None:
@@ -105,6 +116,7 @@ def diffusion_series(
             timestep_fs=timestep_fs,
             equilibration_steps=equilibration_steps,
             stride=stride,
+            seed=seed + k,
         )
         analysis = None
         if md.status != "failed":
@@ -169,3 +181,31 @@ def diffusion_doc(
         at_t_max=scored_temperature(per_t),
         sampling=sampling_summary(per_t, fit),
     )
+
+
+def scored_temperature(diffusion: Sequence[DiffusionResult]) -> DiffusionResult | None:
+    """The hottest usable temperature: not failed, not too_short (a vibrational MSD bounds
+    nothing) and framework not molten. None when there is none."""
+    usable = [
+        d
+        for d in diffusion
+        if d.status not in (SamplingStatus.failed, SamplingStatus.too_short)
+        and not d.framework_mobile
+    ]
+    return max(usable, key=lambda d: d.temperature_k) if usable else None
+
+
+def sampling_summary(diffusion: Sequence[DiffusionResult], arrhenius: ArrheniusResult) -> str:
+    """One word for the series: ``arrhenius`` (fitted), else the status of the hottest
+    usable temperature (``ok``, ``insufficient_sampling``), else why nothing is usable
+    (``framework_melting``, ``too_short``, ``failed``)."""
+    if arrhenius.status == SamplingStatus.ok:
+        return "arrhenius"
+    top = scored_temperature(diffusion)
+    if top is not None:
+        return str(top.status)
+    if any(d.framework_mobile for d in diffusion):
+        return "framework_melting"
+    if any(d.status == SamplingStatus.too_short for d in diffusion):
+        return "too_short"
+    return "failed"

@@ -162,6 +162,20 @@ class FunnelSpec(_Strict):
         "colder (once, not below 300 K); still molten: flagged framework_melting.",
     )
 
+    md_seed: int = Field(
+        0,
+        ge=0,
+        description="Seed of the MD velocities and thermostats (screen and series): two "
+        "runs with different seeds sample the noise of every D.",
+    )
+    melting_margin_k: float = Field(
+        50.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="The screen and the series run at most this far below a candidate's "
+        "melting estimate (screening.analysis.melting), K.",
+    )
+
     @model_validator(mode="after")
     def _adaptive_cap(self):
         if self.md_max_steps is not None and self.md_max_steps < self.md_steps:
@@ -170,20 +184,44 @@ class FunnelSpec(_Strict):
 
 
 class ScoreSpec(_Strict):
-    """Weights of the ranking score (see screening.analysis.score)."""
+    """How the ranking score is computed from a candidate's evidence (see
+    screening.analysis.score and screening.analysis.evidence)."""
 
     hull_per_ev: float = Field(
-        10.0, ge=0, description="Decades of sigma lost per eV/atom above the hull."
+        10.0, ge=0, allow_inf_nan=False, description="Decades lost per eV/atom above the hull."
     )
-    uncertainty: float = Field(
-        1.0, ge=0, description="Weight of log10(upper/central) of sigma(300 K)."
+    quantile: float = Field(
+        0.16,
+        gt=0,
+        lt=1,
+        description="Quantile of the posterior of log10 sigma(300 K) the score ranks by "
+        "(0.16: the lower end of the 1-sigma interval, so ignorance never ranks above "
+        "knowledge of a good conductor; 0.5: the median).",
     )
-    insufficient_penalty: float = Field(
-        1.0, ge=0, description="Decades lost when D is only an upper bound."
+    prior_ea_ev: float = Field(
+        0.40, allow_inf_nan=False, description="Prior mean of the activation energy, eV."
     )
-    reference_ea_ev: float = Field(
-        0.3, gt=0, description="Ea used to extrapolate a single-temperature D to 300 K, eV."
+    prior_ea_sd_ev: float = Field(
+        0.20, gt=0, allow_inf_nan=False, description="Prior standard deviation of Ea, eV."
     )
+    prior_log10_d0_cm2_s: float = Field(
+        -3.0, allow_inf_nan=False, description="Prior mean of log10 D0 (D0 in cm^2/s)."
+    )
+    prior_log10_d0_sd: float = Field(
+        1.0, gt=0, allow_inf_nan=False, description="Prior standard deviation of log10 D0."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_keys(cls, data):
+        """Keys of the score before the evidence model (uncertainty, insufficient_penalty,
+        reference_ea_ev) no longer mean anything: dropped so older files still load."""
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if k not in _LEGACY_SCORE_KEYS}
+        return data
+
+
+_LEGACY_SCORE_KEYS = ("uncertainty", "insufficient_penalty", "reference_ea_ev")
 
 
 class MPReferenceSpec(_Strict):

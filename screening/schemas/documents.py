@@ -20,6 +20,7 @@ from screening.schemas.results import (
     ArrheniusResult,
     CollectiveStatus,
     DiffusionResult,
+    EvidenceResult,
     HavenStatus,
     MDResult,
     RelaxResult,
@@ -96,14 +97,17 @@ class ScreenDoc(BaseModel):
     temperature_k: float = Field(description="Temperature whose result is used, K.")
     diffusion: DiffusionResult = Field(description="D or its upper bound at that temperature.")
     framework_melting: bool = Field(
-        description="True when the framework melted at every temperature tried (the result "
-        "is then not scored as a conductor)."
+        description="True when the framework melted at every temperature tried (no run of "
+        "the screen then enters the score)."
     )
     melted_at_k: list[float] = Field(
         default_factory=list, description="Temperatures at which the framework melted, K."
     )
     md_status: str = Field(description="completed or failed (MD blow-up).")
-    score: float = Field(description="Score from this result alone (decades of S/cm).")
+    score: float = Field(description="Score after the screen (decades of S/cm).")
+    temperature_cap_k: float | None = Field(
+        None, description="Melting cap the screen respected (estimate - margin), K."
+    )
 
 
 class PrescreenDoc(BaseModel):
@@ -194,7 +198,16 @@ class CandidateDoc(BaseModel):
     stability: StabilityResult | None = Field(None, description="E_form, E_hull, window.")
     md: dict[str, MDResult] | None = Field(None, description="MD run per temperature (K).")
     diffusion: DiffusionDoc | None = Field(None, description="Diffusivity and conductivity.")
-    score: float | None = Field(None, description="Ranking score (decades of S/cm).")
+    score: float | None = Field(
+        None,
+        description="Ranking score: evidence.log10_sigma300_quantile minus the hull penalty "
+        "(decades of S/cm; screening.analysis.score).",
+    )
+    evidence: EvidenceResult | None = Field(
+        None,
+        description="What the score knows: posterior of sigma(300 K) from every tier "
+        "reached, Ea, tier, sampling, flags, melting estimate.",
+    )
     score_pre_md: float | None = Field(
         None, description="Score before MD (hull only); orders MD work and priorities."
     )

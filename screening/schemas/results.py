@@ -136,7 +136,14 @@ class DiffusionResult(BaseModel):
     fit_reduced_chi2: float | None = Field(
         None, description="Reduced chi^2 of the tracer MSD fit (about 1 for a random walk)."
     )
-    n_eff: float = Field(description="Effective number of jumps: max total MSD / hop distance^2.")
+    n_eff: float = Field(
+        description="Effective number of jumps: the fitted MSD line's rise over the whole run "
+        "(slope x run length), summed over the mobile ions, / hop distance^2 (a stable "
+        "point, not the maximum over lags)."
+    )
+    n_mobile: int | None = Field(
+        None, description="Mobile ions in the run (the bound's chi^2 has 3 n_mobile dof)."
+    )
     rsd_empirical: float = Field(
         description="He et al. relative SD 3.43/sqrt(N_eff) + 0.04, for reference only (it "
         "overstates the error of an all-origins fit; not used in the reported error)."
@@ -182,8 +189,23 @@ class DiffusionResult(BaseModel):
     framework_msd_final_a2: float | None = Field(
         None, description="Framework (non-mobile) MSD at the end of the run, Å^2 (melting check)."
     )
+    framework_msd_late_a2: float | None = Field(
+        None, description="Mean framework MSD over the second half of the run, Å^2."
+    )
+    framework_diffusivity_cm2_s: float | None = Field(
+        None,
+        description="Framework diffusivity from the MSD slope over the second half of the "
+        "run, cm^2/s (None for half-runs under 0.5 ps).",
+    )
     framework_mobile: bool = Field(
-        False, description="True when the framework MSD shows melting/amorphisation."
+        False,
+        description="True when the framework melted over the run "
+        "(screening.analysis.melting.framework_molten: whole-run mean and slope).",
+    )
+    fit_poor: bool = Field(
+        False,
+        description="True when the MSD line fit is significantly poor (chi^2 p < 0.01): "
+        "the error was inflated and the status is not ok.",
     )
 
 
@@ -248,3 +270,54 @@ class StabilityResult(BaseModel):
     uncorrected_window_v: tuple[float, float] | None = Field(
         None, description="With a correction: the window from the MLFF's own energies, V."
     )
+
+
+class EvidenceResult(BaseModel):
+    """What the ranking knows about a candidate's conductivity, from every tier it reached
+    (screening.analysis.evidence): the posterior of log10 sigma(300 K) and the score."""
+
+    tier: str = Field(
+        description="Furthest tier reached: generate, relax, stability, screen or series."
+    )
+    sampling: str = Field(
+        description="arrhenius (series with a fit), ok (a measured D), insufficient_sampling "
+        "(upper bounds only), framework_melting, too_short, failed, or no_md."
+    )
+    n_measured: int = Field(description="Runs with a measured D used.")
+    n_bounds: int = Field(description="Runs with only an upper bound used (censored).")
+    temperatures_k: list[float] = Field(description="Temperatures of the runs used, K.")
+    log10_sigma300_median: float = Field(description="Posterior median of log10 sigma(300 K).")
+    log10_sigma300_lower_95: float = Field(description="2.5 % quantile of log10 sigma(300 K).")
+    log10_sigma300_upper_95: float = Field(description="97.5 % quantile of log10 sigma(300 K).")
+    log10_sigma300_lower_1s: float = Field(description="15.9 % quantile of log10 sigma(300 K).")
+    log10_sigma300_upper_1s: float = Field(description="84.1 % quantile of log10 sigma(300 K).")
+    log10_sigma300_quantile: float = Field(description="The score's quantile of it.")
+    sigma300_s_cm: float = Field(description="Posterior median of sigma(300 K), S/cm.")
+    sigma300_lower_s_cm: float = Field(description="2.5 % quantile of sigma(300 K), S/cm.")
+    sigma300_upper_s_cm: float = Field(description="97.5 % quantile of sigma(300 K), S/cm.")
+    sigma300_width_decades: float = Field(description="Width of the 95 % interval, decades.")
+    ea_ev: float | None = Field(None, description="Posterior mean of Ea, eV (None: no MD).")
+    ea_err_ev: float | None = Field(None, description="Posterior standard deviation of Ea, eV.")
+    lever_arm: float | None = Field(
+        None, description="(1/300 K - 1/T_min) / (1/T_min - 1/T_max); None below 2 temperatures."
+    )
+    quantile: float = Field(description="Quantile the score uses.")
+    hull_penalty_decades: float = Field(description="Decades subtracted for E_hull.")
+    flags: list[str] = Field(
+        default_factory=list,
+        description="lever_arm (300 K more than 3 fitted 1/T spans away, or one temperature), "
+        "bounds_only, framework_melting (some run melted), above_melting_estimate, "
+        "non_arrhenius.",
+    )
+    melting_estimate_k: float | None = Field(None, description="Melting estimate, K.")
+    melting_estimate_source: str | None = Field(None, description="Where the estimate comes from.")
+    temperature_cap_k: float | None = Field(
+        None, description="Hottest temperature later runs may use, K (estimate - margin)."
+    )
+    prior: dict[str, float] = Field(description="The Arrhenius prior used.")
+    t_k: float | None = Field(None, description="Temperature of the hottest usable run, K.")
+    d_cm2_s: float | None = Field(None, description="Its measured D, cm^2/s (None: a bound).")
+    d_err_cm2_s: float | None = Field(None, description="1-sigma error of that D, cm^2/s.")
+    d_upper_cm2_s: float | None = Field(None, description="95 % upper bound on that D, cm^2/s.")
+    n_eff: float | None = Field(None, description="N_eff of that run.")
+    d_source: str | None = Field(None, description="screen or series.")

@@ -34,18 +34,29 @@ FIELDS = {
     "e_hull_ev_per_atom": "stability.e_hull_ev_per_atom",
     "e_hull_used_ev_per_atom": "score_e_hull_ev_per_atom",
     "formation_energy_ev_per_atom": "stability.formation_energy_ev_per_atom",
-    "activation_energy_ev": "diffusion.arrhenius.activation_energy_ev",
-    "conductivity_300k_s_cm": "diffusion.arrhenius.conductivity_300k_s_cm",
-    "sigma_300k_s_cm": "diffusion.arrhenius.conductivity_300k_s_cm",
-    "sigma_300k_lower_s_cm": "diffusion.arrhenius.conductivity_300k_lower_s_cm",
-    "sigma_300k_upper_s_cm": "diffusion.arrhenius.conductivity_300k_upper_s_cm",
-    "t_max_k": "diffusion.at_t_max.temperature_k",
-    "d_tmax_cm2_s": "diffusion.at_t_max.diffusivity_cm2_s",
-    "d_tmax_upper_cm2_s": "diffusion.at_t_max.diffusivity_upper_cm2_s",
-    "n_eff": "diffusion.at_t_max.n_eff",
-    "sampling": "diffusion.sampling",
+    "ordering": "ordering",
+    "tier": "evidence.tier",
+    "sampling": "evidence.sampling",
+    "flags": "evidence.flags",
+    "activation_energy_ev": "evidence.ea_ev",
+    "activation_energy_err_ev": "evidence.ea_err_ev",
+    "conductivity_300k_s_cm": "evidence.sigma300_s_cm",
+    "sigma_300k_s_cm": "evidence.sigma300_s_cm",
+    "sigma_300k_lower_s_cm": "evidence.sigma300_lower_s_cm",
+    "sigma_300k_upper_s_cm": "evidence.sigma300_upper_s_cm",
+    "sigma300_width_decades": "evidence.sigma300_width_decades",
+    "t_k": "evidence.t_k",
+    "t_max_k": "evidence.t_k",
+    "d_cm2_s": "evidence.d_cm2_s",
+    "d_tmax_cm2_s": "evidence.d_cm2_s",
+    "d_upper_cm2_s": "evidence.d_upper_cm2_s",
+    "d_tmax_upper_cm2_s": "evidence.d_upper_cm2_s",
+    "n_eff": "evidence.n_eff",
+    "melting_estimate_k": "evidence.melting_estimate_k",
 }
-"""--where names -> document paths: every column of the ranking table, and more."""
+"""--where names -> document paths: every column of the ranking table (the same stored
+fields the table prints), and more. ``flags = lever_arm`` matches a candidate carrying that
+flag among others."""
 _OPS = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte", "=": "$eq", "==": "$eq", "!=": "$ne"}
 _TOKEN = re.compile(
     r"\s*(?:(?P<num>-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)|(?P<op><=|>=|==|!=|<|>|=)"

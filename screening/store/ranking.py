@@ -13,26 +13,22 @@ RANK_FIELDS = {
     "formula": 1,
     "prototype": 1,
     "substitution": 1,
+    "ordering": 1,
     "score": 1,
     "status": 1,
     "stage": 1,
     "score_e_hull_ev_per_atom": 1,
     "stability.e_hull_ev_per_atom": 1,
-    "diffusion.arrhenius.status": 1,
-    "diffusion.arrhenius.conductivity_300k_s_cm": 1,
-    "diffusion.arrhenius.conductivity_300k_lower_s_cm": 1,
-    "diffusion.arrhenius.conductivity_300k_upper_s_cm": 1,
-    "diffusion.arrhenius.activation_energy_ev": 1,
-    "diffusion.arrhenius.activation_energy_err_ev": 1,
-    "diffusion.at_t_max": 1,
-    "diffusion.sampling": 1,
+    "evidence": 1,
+    "diffusion.arrhenius.flags": 1,
 }
 
 SCORE_LEGEND = (
-    "score: log10 of the estimated sigma(300 K) in S/cm (Arrhenius fit, else D at the hottest "
-    "usable T extrapolated with Ea = 0.3 eV), minus penalties in decades: log10(upper/central) "
-    "of sigma, 10 per eV/atom above the hull, 1 when D is only an upper bound; -20 = no "
-    "usable MD (never simulated, too_short, molten or failed), minus the hull penalty. "
+    "score: a lower quantile (score.quantile, default 0.16) of log10 sigma(300 K) in S/cm, "
+    "from one evidence model over every usable MD run of the candidate (screen and series "
+    "alike: measured D, upper bounds as censored data, molten runs left out) under a stated "
+    "Arrhenius prior (Ea, D0), minus 10 decades per eV/atom above the hull. No MD: the prior "
+    "alone. sigma: posterior median [95 %]. tier: the furthest tier reached. "
     "E_hull* = stand-in (no reference phases: energy above the lowest relaxed polymorph)."
 )
 
@@ -47,16 +43,16 @@ def rank(store: ResultStore, campaign: str, *, top: int = 20, where: dict | None
 def rank_rows(rows: list[dict]) -> list[dict]:
     """Flat ranking rows (one level, for tables and CSV) from :func:`rank` documents.
 
-    ``e_hull_ev_per_atom`` is from the stability stage when it ran, else the stand-in the
-    score used (``e_hull_is_standin`` True); the D columns are at the hottest usable
-    temperature (``diffusion.at_t_max``); ``sampling`` is ``diffusion.sampling``, or
-    ``no_md`` for a candidate that never reached MD.
+    Every conductivity column comes from the candidate's ``evidence`` sub-document, the
+    same fields ``--where`` filters on (:data:`screening.store.query.FIELDS`):
+    ``sigma_300k_*`` the posterior median and 95 % interval, ``activation_energy_ev`` the
+    posterior Ea, ``t_k``/``d_*``/``n_eff`` the hottest usable run (screen or series),
+    ``tier``, ``sampling`` and ``flags``. ``e_hull_ev_per_atom`` is from the stability stage
+    when it ran, else the stand-in the score used (``e_hull_is_standin`` True).
     """
     flat = []
     for i, r in enumerate(rows, 1):
-        diff = r.get("diffusion") or {}
-        arr = diff.get("arrhenius") or {}
-        hot = diff.get("at_t_max") or {}
+        ev = r.get("evidence") or {}
         real = (r.get("stability") or {}).get("e_hull_ev_per_atom")
         e_hull = real if real is not None else r.get("score_e_hull_ev_per_atom")
         flat.append(
@@ -64,22 +60,36 @@ def rank_rows(rows: list[dict]) -> list[dict]:
                 "rank": i,
                 "candidate_id": r["candidate_id"],
                 "formula": r["formula"],
+                "ordering": r.get("ordering"),
+                "substitution": r.get("substitution"),
                 "score": round(r["score"], 3),
                 "e_hull_ev_per_atom": e_hull,
                 "e_hull_is_standin": real is None,
-                "sigma_300k_s_cm": arr.get("conductivity_300k_s_cm"),
-                "sigma_300k_lower_s_cm": arr.get("conductivity_300k_lower_s_cm"),
-                "sigma_300k_upper_s_cm": arr.get("conductivity_300k_upper_s_cm"),
-                "activation_energy_ev": arr.get("activation_energy_ev"),
-                "t_max_k": hot.get("temperature_k"),
-                "d_tmax_cm2_s": hot.get("diffusivity_cm2_s"),
-                "d_tmax_upper_cm2_s": hot.get("diffusivity_upper_cm2_s"),
-                "n_eff": hot.get("n_eff"),
-                "sampling": diff.get("sampling") or ("no_md" if not diff else None),
+                "tier": ev.get("tier"),
+                "sampling": ev.get("sampling"),
+                "sigma_300k_s_cm": ev.get("sigma300_s_cm"),
+                "sigma_300k_lower_s_cm": ev.get("sigma300_lower_s_cm"),
+                "sigma_300k_upper_s_cm": ev.get("sigma300_upper_s_cm"),
+                "sigma300_width_decades": ev.get("sigma300_width_decades"),
+                "activation_energy_ev": ev.get("ea_ev"),
+                "activation_energy_err_ev": ev.get("ea_err_ev"),
+                "t_k": ev.get("t_k"),
+                "d_cm2_s": ev.get("d_cm2_s"),
+                "d_upper_cm2_s": ev.get("d_upper_cm2_s"),
+                "n_eff": ev.get("n_eff"),
+                "flags": list(ev.get("flags") or []),
+                "melting_estimate_k": ev.get("melting_estimate_k"),
+                "stage": r.get("stage"),
                 "status": r.get("status"),
             }
         )
     return flat
+
+
+def flag_counts(store: ResultStore, campaign: str, flags: tuple[str, ...]) -> dict[str, int]:
+    """How many of a campaign's candidates carry each evidence flag (indexed count each)."""
+    col = store.db["candidates"]
+    return {f: col.count_documents({"campaign": campaign, "evidence.flags": f}) for f in flags}
 
 
 def campaign_status(store: ResultStore, campaign: str) -> dict:
@@ -125,7 +135,7 @@ def campaign_status(store: ResultStore, campaign: str) -> dict:
         if d.get("created_at") is not None:
             t = _utc(d["created_at"])
             first = t if first is None else min(first, t)
-        if d.get("stage") == "done":
+        if d.get("status") in ("completed", "failed", "duplicate"):
             done += 1
             if d.get("updated_at") is not None:
                 t = _utc(d["updated_at"])
