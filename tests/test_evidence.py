@@ -197,7 +197,7 @@ def test_ignorance_ranks_below_knowledge_of_a_good_conductor():
     a decade ranks above it under the default quantile (and also under the median)."""
     d = [(t, _d(math.log(3e-3), 0.3, t)) for t in (600.0, 750.0, 900.0)]
     known = _score(series=[_run(t, x, 0.1 * x) for t, x in d])
-    assert known["evidence"]["sampling"] == "ok" and known["score"] > _score()["score"]
+    assert known["evidence"]["sampling"] == "arrhenius" and known["score"] > _score()["score"]
     assert known["evidence"]["sigma300_width_decades"] < 4.0
 
 

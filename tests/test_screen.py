@@ -68,6 +68,31 @@ def test_screen_campaign_sends_only_the_screen_top_k_to_the_series(tmp_path, ten
         assert ev["tier"] == "series" and ev["temperature_cap_k"] == cap
         assert max(int(t) for t in d["md"]) == int(cap)  # [800, 1000] scaled to end at cap
         assert d["screen"]["temperature_k"] == cap  # 900 K asked, capped
+    # one model for every tier: each stored score is the evidence model on its stored runs
+    from screening.analysis.score import evidence_fields
+
+    for d in docs:
+        again = evidence_fields(d)
+        assert again["score"] == pytest.approx(d["score"], abs=1e-6)
+        assert again["evidence"]["tier"] == d["evidence"]["tier"]
+
+    def cli(*args):
+        out = subprocess.run(
+            [SCREENING, *args], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    table = json.loads(cli("rank", "screened", "--json", "--top", "50"))
+    assert [r["score"] for r in table] == sorted((r["score"] for r in table), reverse=True)
+    for field in ("tier", "sampling"):  # --where matches what the table prints
+        for value in {r[field] for r in table}:
+            rows = json.loads(cli("rank", "screened", "--json", "--where", f"{field} = {value}"))
+            assert [r["candidate_id"] for r in rows] == [
+                r["candidate_id"] for r in table if r[field] == value
+            ]
+    text = cli("rank", "screened")
+    assert "Ea eV" in text and "tier" in text and "screen" in text and "series" in text
     st = json.loads(
         subprocess.run(
             [SCREENING, "campaign", "status", "screened", "--json"],

@@ -76,11 +76,11 @@ def _density(n: float | None) -> float:
     return n if n is not None and n > 0 and math.isfinite(n) else DEFAULT_DENSITY_PER_CM3
 
 
-def _sampling(obs: Sequence[Observation], runs: Sequence[Mapping], arrhenius_ok: bool) -> str:
-    """One word for the table: arrhenius (series fitted), ok (a measured D), bound (upper
-    bounds only), else why nothing is usable (framework_melting, too_short, failed), or
-    no_md."""
-    if arrhenius_ok and any(o.source == "series" for o in obs):
+def _sampling(obs: Sequence[Observation], runs: Sequence[Mapping]) -> str:
+    """One word for the table: arrhenius (a measured D at two or more temperatures, any
+    tier), ok (a measured D at one), insufficient_sampling (upper bounds only), else why
+    nothing is usable (framework_melting, too_short, failed), or no_md."""
+    if len({o.temperature_k for o in obs if o.kind == "measured"}) >= 2:
         return "arrhenius"
     if any(o.kind == "measured" for o in obs):
         return "ok"
@@ -166,7 +166,7 @@ def evidence_fields(
     tier = "series" if diff else "screen" if screen else _pre_md_tier(doc)
     evidence = {
         "tier": tier,
-        "sampling": _sampling(obs, [r for _, r in runs], arr.get("status") == "ok"),
+        "sampling": _sampling(obs, [r for _, r in runs]),
         **_numbers(post),
         "quantile": weights.quantile,
         "hull_penalty_decades": penalty,

@@ -280,8 +280,9 @@ class EvidenceResult(BaseModel):
         description="Furthest tier reached: generate, relax, stability, screen or series."
     )
     sampling: str = Field(
-        description="arrhenius (series with a fit), ok (a measured D), insufficient_sampling "
-        "(upper bounds only), framework_melting, too_short, failed, or no_md."
+        description="arrhenius (a measured D at two or more temperatures, screen and series "
+        "alike), ok (a measured D at one), insufficient_sampling (upper bounds only), "
+        "framework_melting, too_short, failed, or no_md."
     )
     n_measured: int = Field(description="Runs with a measured D used.")
     n_bounds: int = Field(description="Runs with only an upper bound used (censored).")
