@@ -181,6 +181,23 @@ def test_3_ranking_table_columns_legend_where_and_id_prefixes(tmp_path):
     ]
 
 
+def test_3_rank_into_a_closed_pipe_exits_quietly(tmp_path):
+    """`screening rank ... --csv | head`: the reader is gone before the rows are written;
+    the command ends with exit 0 and nothing on stderr (was: error: BrokenPipeError)."""
+    import subprocess
+
+    seed_ranked_store("piped")
+    proc = subprocess.Popen(
+        [SCREENING, "rank", "piped", "--csv"],
+        env=env_for(tmp_path / "data"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # the reader leaves before the command has written anything
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and err.decode().strip() == ""
+
+
 def test_3_rescore_with_the_median_moves_each_score_by_its_own_interval(tmp_path):
     """`campaign rescore` with ``score.quantile: 0.5``: every score becomes its posterior
     median, so each rises by its own lower half-width; the candidate with no MD (the prior

@@ -7,6 +7,7 @@ import csv
 import functools
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TextIO
@@ -34,6 +35,12 @@ def handle_errors(func: Callable) -> Callable:
 
         try:
             return func(*args, **kwargs)
+        except BrokenPipeError:
+            # the reader went away (`screening rank ... | head`): stop quietly; stdout points
+            # at devnull so the interpreter's final flush cannot complain either
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(0) from None
         except (ScreeningInputError, ModelLoadError) as exc:
             fail(str(exc))
         except ValidationError as exc:
