@@ -22,7 +22,6 @@ import contextlib
 import fcntl
 import logging
 import os
-import re
 import sys
 import tempfile
 import weakref
@@ -278,8 +277,17 @@ def shared_server_store(path: Path, *, read_only: bool = False):
 
 
 def redact_uri(uri: str) -> str:
-    """The URI without user and password (for messages and logs)."""
-    return re.sub(r"//[^@/]*@", "//", uri)
+    """The URI with user and password replaced by ``***`` (for messages and logs).
+
+    Everything before the last ``@`` after the scheme is credentials: a password may itself
+    hold ``@``, ``:`` or ``/`` (unescaped, as users type them), a host never holds ``@``.
+    Works with or without a scheme."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        scheme, rest = "", uri
+    if "@" in rest:
+        rest = "***@" + rest.rsplit("@", 1)[1]
+    return f"{scheme}{sep}{rest}"
 
 
 def ping_server(uri: str, name: str, *, timeout_s: float):
@@ -292,9 +300,9 @@ def ping_server(uri: str, name: str, *, timeout_s: float):
         answer within ``timeout_s`` (host named, password never).
     """
     if not uri.startswith(("mongodb://", "mongodb+srv://")):
-        scheme = uri.split("://", 1)[0] if "://" in uri else uri[:20]
+        shown = uri.split("://", 1)[0] if "://" in uri else redact_uri(uri)[:60]
         raise DatabaseError(
-            f"SCREENING_DB_URI: expected mongodb://… or mongodb+srv://…, got {scheme!r}"
+            f"SCREENING_DB_URI: expected mongodb://… or mongodb+srv://…, got {shown!r}"
         )
     import pymongo
     from pymongo.errors import PyMongoError
