@@ -115,6 +115,35 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def verify_checksums(folder: Path) -> None:
+    """Check every file ``folder/SHA256SUMS`` lists (``<hex>  <name>`` lines, as sha256sum
+    writes them); no such file: nothing to check.
+
+    Raises
+    ------
+    ModelLoadError
+        One line naming the first file that is missing or whose digest differs.
+    """
+    sums = folder / "SHA256SUMS"
+    if not sums.is_file():
+        return
+    for line in sums.read_text().splitlines():
+        parts = line.split()
+        if len(parts) != 2:
+            continue
+        expected, name = parts[0].lower(), parts[1].lstrip("*")
+        target = folder / name
+        if not target.is_file():
+            raise ModelLoadError(f"{target}: listed in {sums} but missing")
+        with open(target, "rb") as fh:  # the plain digest sha256sum prints
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()
+        if digest != expected:
+            raise ModelLoadError(
+                f"{target}: SHA-256 differs from {sums} (corrupted or replaced weights); "
+                "restore the file from a good copy"
+            )
+
+
 def _resolve_device(device: str) -> str:
     import torch
 
@@ -176,6 +205,7 @@ def _load_tensornet(device: str) -> LoadedModel:
                 "copy has model.json, model.pt and state.pt; see its SHA256SUMS), or choose "
                 "--model chgnet"
             )
+        verify_checksums(local)  # once per process: loaded models are cached
         try:
             potential = matgl.load_model(str(local))
         except Exception as exc:
