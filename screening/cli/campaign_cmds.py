@@ -31,12 +31,13 @@ def validate(campaign: Path = typer.Argument(..., help="Campaign YAML.")) -> Non
 
 
 def _warn(spec, protos) -> None:
-    """Refuse what cannot run (screening.flows.checks.check_references); print the
+    """Refuse what cannot run (screening.flows.checks: references, memory); print the
     campaign's warnings on stderr."""
-    from screening.flows.checks import campaign_warnings, check_references
+    from screening.flows.checks import campaign_warnings, check_memory, check_references
     from screening.generate.enumerate import Enumerator
 
     check_references(spec, protos)
+    check_memory(spec, protos)
     for line in campaign_warnings(spec, Enumerator(spec, protos)):
         typer.echo(f"warning: {line}", err=True)
 

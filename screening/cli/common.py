@@ -93,24 +93,6 @@ def check_out_folder(path) -> None:
         raise ScreeningInputError(f"--out: folder {parent} does not exist")
 
 
-MB_PER_ATOM = 2.6  # measured: one TensorNet energy+forces+stress call on 2,048 atoms, 5.2 GB
-
-
-def available_memory_gb() -> float | None:
-    """SCREENING_MEMORY_GB, else MemAvailable from /proc/meminfo (None when unknown)."""
-    from screening.settings import get_settings
-
-    if (gb := get_settings().memory_gb) is not None:
-        return gb
-    try:
-        for line in open("/proc/meminfo").read().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) / 1024**2
-    except OSError:
-        pass
-    return None
-
-
 def is_large_cell(structure) -> bool:
     """More atoms than SCREENING_LARGE_CELL_ATOMS (warned about; progress is shown)."""
     from screening.settings import get_settings
@@ -120,21 +102,15 @@ def is_large_cell(structure) -> bool:
 
 def check_cell_size(structure, source) -> None:
     """Refuse a cell whose model call would not fit in memory; warn about a large one."""
+    from screening.mlff.memory import check_atoms, need_gb
     from screening.settings import get_settings
 
     n = len(structure)
-    need_gb = n * MB_PER_ATOM / 1024
-    free = available_memory_gb()
-    if free is not None and need_gb > 0.9 * free:
-        raise ScreeningInputError(
-            f"{source}: {n} atoms need ~{need_gb:.1f} GB for one model call "
-            f"({MB_PER_ATOM} MB/atom measured) but {free:.1f} GB is available; use a smaller "
-            "cell or a larger machine (SCREENING_MEMORY_GB overrides the reading)"
-        )
+    check_atoms(n, str(source))
     if is_large_cell(structure):
         typer.echo(
             f"warning: {source}: {n} atoms (> SCREENING_LARGE_CELL_ATOMS="
-            f"{get_settings().large_cell_atoms}); one model call needs ~{need_gb:.1f} GB and "
+            f"{get_settings().large_cell_atoms}); one model call needs ~{need_gb(n):.1f} GB and "
             "each step takes seconds on a CPU",
             err=True,
         )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from screening.cli.common import emit_json, handle_errors, quiet_load_model
+from screening.cli.common import check_cell_size, emit_json, handle_errors, quiet_load_model
 
 
 @handle_errors
@@ -42,6 +42,7 @@ def stability(
             f"--correction: expected one of {', '.join(CORRECTIONS)}, got '{correction}'"
         )
     structure = read_structure(file)
+    check_cell_size(structure, file)  # the memory guard relax and md apply
     if references is not None:
         ref_structures = load_reference_structures(references)
     else:

@@ -77,3 +77,21 @@ def check_references(spec: CampaignSpec, prototypes) -> None:
             f"references: auto, but the reference library has no ground-state structure for "
             f"{', '.join(missing)} (in the prototypes); give a reference folder instead"
         )
+
+
+def check_memory(spec: CampaignSpec, prototypes) -> None:
+    """Refuse, before any work, a campaign whose cells cannot fit one model call: each
+    prototype (candidates keep its atom count, or lose compensating ions) and the MD cell
+    cap ``funnel.md_max_atoms`` when MD runs (screening.mlff.memory).
+
+    Raises
+    ------
+    CellTooLarge
+        Naming the prototype (or the field).
+    """
+    from screening.mlff.memory import check_atoms
+
+    for k, p in enumerate(prototypes):
+        check_atoms(len(p.structure), f"prototypes[{k}] ({p.name})")
+    if spec.funnel.top_k_md > 0 or spec.funnel.screen_temperature_k:
+        check_atoms(spec.funnel.md_max_atoms, "funnel.md_max_atoms")

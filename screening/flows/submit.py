@@ -24,7 +24,7 @@ def submit_campaign(campaign_file: str | Path, *, launchpad=None, force: bool = 
     """
     from jobflow.managers.fireworks import flow_to_workflow
 
-    from screening.flows.checks import check_references
+    from screening.flows.checks import check_memory, check_references
     from screening.flows.makers import ScreeningFlowMaker
     from screening.generate.parents import load_prototypes
     from screening.schemas.errors import ScreeningInputError
@@ -32,7 +32,9 @@ def submit_campaign(campaign_file: str | Path, *, launchpad=None, force: bool = 
 
     path = str(Path(campaign_file).resolve())
     spec = load_campaign(path)
-    check_references(spec, load_prototypes(spec))  # fail here, not on a worker
+    protos = load_prototypes(spec)
+    check_references(spec, protos)  # fail here, not on a worker
+    check_memory(spec, protos)
     if spec.references_mp:
         from screening.stability.online import check_mp_access
 

@@ -20,6 +20,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from threadpoolctl import threadpool_limits
 
 from screening.mlff.batch import evaluate
+from screening.mlff.memory import atom_budget, check_atoms
 from screening.mlff.registry import LoadedModel
 from screening.schemas.provenance import Provenance
 from screening.schemas.results import RelaxResult
@@ -80,6 +81,11 @@ def relax_batch(
         In input order.
     """
     _check(fmax, max_steps)
+    for k, s in enumerate(structures):  # before any model call: one line, not an OOM kill
+        check_atoms(len(s), f"structure {k} ({s.composition.reduced_formula})")
+    if (budget := atom_budget()) is not None and structures:
+        largest = max(len(s) for s in structures)
+        batch_size = max(1, min(batch_size, budget // largest))
     with threadpool_limits(1, user_api="blas"), warnings.catch_warnings():
         # the cell filter's matrix logarithm warns on nearly singular steps; the optimizer
         # recovers and convergence is judged on the forces, so it is not the user's concern
