@@ -63,6 +63,10 @@ def run(
     store = ResultStore()  # the writer lock first: a second writer fails before any work
     _warn(spec, protos)
     mlff = quiet_load_model(model or spec.model)
+    from screening.flows.binding import bind_campaign, model_identity
+
+    for line in bind_campaign(store, spec, model_identity(mlff)):
+        typer.echo(f"applied: {line}")
     try:
         summary = run_campaign(spec, store, mlff)
     except KeyboardInterrupt:

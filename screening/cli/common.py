@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import functools
+import io
 import json
 import logging
 import os
@@ -131,7 +132,8 @@ def write_csv(rows: list[dict], fh: TextIO) -> None:
 
 
 def quiet_load_model(name: str | None, *, structure=None, source=None):
-    """Load an MLFF with library banners (warp prints on import) sent to stderr.
+    """Load an MLFF with library banners (warp prints on import, CHGNet on load) kept out of
+    the terminal: captured and logged at DEBUG (``-v`` shows them).
 
     With ``structure``, its elements are first checked against the model's element list
     (read without loading the model), so an unsupported element is one error line naming
@@ -150,8 +152,12 @@ def quiet_load_model(name: str | None, *, structure=None, source=None):
                 f"{source or 'structure'}: element(s) {', '.join(missing)} not supported by "
                 f"model {name!r}"
             )
-    with contextlib.redirect_stdout(sys.stderr):
-        return load_model(name)
+    banner = io.StringIO()
+    with contextlib.redirect_stdout(banner):
+        model = load_model(name)
+    for line in banner.getvalue().splitlines():
+        logging.getLogger(__name__).debug("%s", line)
+    return model
 
 
 def setup_logging(verbose: bool) -> None:

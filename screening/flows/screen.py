@@ -193,7 +193,9 @@ def select_after_screen(store: ResultStore, spec: CampaignSpec) -> list[str]:
     ]
     conductors = [d for d in docs if not (d.get("screen") or {}).get("framework_melting")]
     conductors.sort(key=lambda d: (-d["score"], d["_id"]))
-    chosen = [d["_id"] for d in conductors[: spec.funnel.top_k_md]]
+    # the series' places already taken (an earlier pass, or a raised top_k_md) count
+    taken = cands.count({"stage": SELECTED}) + cands.count({"diffusion": {"$exists": True}})
+    chosen = [d["_id"] for d in conductors[: max(spec.funnel.top_k_md - taken, 0)]]
     finished = {}
     for d in docs:
         if d["_id"] in chosen:

@@ -39,6 +39,12 @@ def submit_campaign(campaign_file: str | Path, *, launchpad=None, force: bool = 
         from screening.stability.online import check_mp_access
 
         check_mp_access(spec.references_mp)
+    from screening.flows.binding import bind_campaign
+    from screening.settings import get_settings
+    from screening.store.results import ResultStore
+
+    # the results' database: refuse a changed spec or another model before anything queues
+    bind_campaign(ResultStore(), spec, {"name": spec.model or get_settings().default_model})
     flow = ScreeningFlowMaker().make(path)
     wf = flow_to_workflow(flow, store=screening_job_store())
     lp = launchpad or get_launchpad()

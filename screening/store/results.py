@@ -164,9 +164,15 @@ class ResultStore:
 
         return CandidateStore(self, campaign, page_size=page_size)
 
-    def save_campaign(self, name: str, *, spec: Mapping[str, Any], **fields: Any) -> None:
-        """Create the campaign's document (its spec, insert-only) and set ``fields``
-        (dotted paths allowed, e.g. ``{"counts.screen": {...}}``)."""
+    def save_campaign(
+        self, name: str, *, spec: Mapping[str, Any], replace_spec: bool = False, **fields: Any
+    ) -> None:
+        """Create the campaign's document (its spec, insert-only unless ``replace_spec``:
+        a safe edit the binding applied) and set ``fields`` (dotted paths allowed, e.g.
+        ``{"counts.screen": {...}}``)."""
+        if replace_spec:
+            self.upsert("campaigns", [(name, {**fields, "spec": dict(spec)}, {"name": name})])
+            return
         self.upsert("campaigns", [(name, fields, {"name": name, "spec": dict(spec)})])
 
     def save_shard(self, campaign: str, key: str, **counts: Any) -> None:
