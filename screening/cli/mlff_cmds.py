@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -22,12 +23,20 @@ def relax(
     fmax: float = typer.Option(0.05, "--fmax", help="Force threshold, eV/Å."),
     max_steps: int = typer.Option(300, "--max-steps", help="Optimizer step limit."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="Write the relaxed structure: .cif, .json (pymatgen), POSCAR or .vasp by name.",
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing --out file."),
 ) -> None:
     """Relax positions and cell of one structure with the MLFF."""
     from screening.mlff.relax import relax_structure
 
     check_number("--fmax", fmax)
     check_number("--max-steps", max_steps, strict=False)
+    if out is not None:
+        _check_out_file(out, force)  # before the work, not after it
     from screening.schemas.structures import read_structure
 
     structure = read_structure(file)
@@ -41,6 +50,11 @@ def relax(
     )
     doc = res.model_dump(mode="json")
     doc["model"] = doc["provenance"]["model"]
+    if out is not None and res.status != "failed":
+        from pymatgen.core import Structure
+
+        fmt = "poscar" if _is_poscar(out) else ""
+        Structure.from_dict(res.structure).to(filename=str(out), fmt=fmt)
     if json_out:
         emit_json(doc)
     elif res.status == "failed":
@@ -53,6 +67,25 @@ def relax(
         )
     if res.status == "failed":
         raise typer.Exit(1)
+
+
+def _is_poscar(path: Path) -> bool:
+    return path.suffix.lower() == ".vasp" or path.name.upper().startswith(("POSCAR", "CONTCAR"))
+
+
+def _check_out_file(path: Path, force: bool) -> None:
+    """Refuse an --out the relaxed structure could not be written to, before any work."""
+    from screening.schemas.errors import ScreeningInputError
+
+    if path.suffix.lower() not in (".cif", ".json") and not _is_poscar(path):
+        raise ScreeningInputError(
+            f"--out {path}: expected a .cif, .json, .vasp or POSCAR file name"
+        )
+    if path.exists() and not force:
+        raise ScreeningInputError(f"--out {path}: file exists (use --force to overwrite)")
+    parent = path.resolve().parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise ScreeningInputError(f"--out {path}: folder {parent} is missing or not writable")
 
 
 @handle_errors

@@ -25,12 +25,16 @@ def stability(
         "for this model (fitted once, cached; the uncorrected values are printed beside).",
     ),
     model: str | None = typer.Option(None, "--model", help="MLFF name."),
-    mobile_ion: str = typer.Option("Li", "--mobile-ion", help="Ion defining the window."),
+    mobile_ion: str | None = typer.Option(
+        None,
+        "--mobile-ion",
+        help="Ion defining the window (default: the one of Li/Na the structure holds).",
+    ),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Relax the candidate and the references with one MLFF; E_form, E_hull, window."""
     from screening.schemas.errors import ScreeningInputError
-    from screening.schemas.structures import read_structure
+    from screening.schemas.structures import mobile_ion_of, read_structure
     from screening.stability import load_reference_structures
     from screening.stability.auto import CORRECTIONS, library_structures
     from screening.stability.online import sub_chemsys
@@ -43,6 +47,7 @@ def stability(
         )
     structure = read_structure(file)
     check_cell_size(structure, file)  # the memory guard relax and md apply
+    mobile_ion = mobile_ion_of(structure, mobile_ion, file)  # as `md` infers it
     if references is not None:
         ref_structures = load_reference_structures(references)
     else:
