@@ -66,7 +66,7 @@ def bind_campaign(
     ScreeningInputError
         A different model, or a change to a field that cannot change in place.
     """
-    camp = store.db["campaigns"].find_one({"_id": spec.name}, {"spec": 1, "model": 1}) or {}
+    camp = store.campaign(spec.name)
     stored_model = camp.get("model")
     if model is not None and stored_model:
         _check_model(spec.name, stored_model, model)

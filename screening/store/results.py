@@ -175,6 +175,10 @@ class ResultStore:
             return
         self.upsert("campaigns", [(name, fields, {"name": name, "spec": dict(spec)})])
 
+    def campaign(self, name: str, fields: tuple[str, ...] = ("spec", "model")) -> dict:
+        """The campaign's document (only ``fields``), or {} when it is not stored yet."""
+        return self.db["campaigns"].find_one({"_id": name}, dict.fromkeys(fields, 1)) or {}
+
     def save_shard(self, campaign: str, key: str, **counts: Any) -> None:
         """Replace the counts of one generation shard (``shards`` collection)."""
         self.upsert("shards", [(f"{campaign}/{key}", counts, {"campaign": campaign, "key": key})])
