@@ -93,7 +93,7 @@ def _sampling(obs: Sequence[Observation], runs: Sequence[Mapping]) -> str:
     return "failed" if runs else "no_md"
 
 
-def _hottest(obs: Sequence[Observation], runs: Sequence[tuple[str, Mapping]]) -> dict:
+def _hottest(runs: Sequence[tuple[str, Mapping]]) -> dict:
     """D (or its bound), T, N_eff and tier of the hottest usable run."""
     usable = [
         (src, r)
@@ -182,7 +182,7 @@ def evidence_fields(
             "log10_d0_cm2_s": prior.log10_d0_cm2_s,
             "log10_d0_sd": prior.log10_d0_sd,
         },
-        **_hottest(obs, runs),
+        **_hottest(runs),
     }
     return {"score": post.score_quantile - penalty, "evidence": evidence}
 
