@@ -88,6 +88,10 @@ class MeltingEstimate:
     temperature_k: float | None
     source: str | None
 
+    def cap(self, margin_k: float) -> float | None:
+        """The hottest temperature a later run may use: the estimate less ``margin_k``."""
+        return None if self.temperature_k is None else self.temperature_k - margin_k
+
 
 def melting_estimate(
     formula: str | None, mobile_ion: str | None, melted_at_k: Iterable[float] = ()

@@ -173,9 +173,7 @@ def evidence_fields(
         "flags": sorted(set(flags)),
         "melting_estimate_k": estimate.temperature_k,
         "melting_estimate_source": estimate.source,
-        "temperature_cap_k": None
-        if estimate.temperature_k is None
-        else estimate.temperature_k - margin_k,
+        "temperature_cap_k": estimate.cap(margin_k),
         "prior": {
             "ea_ev": prior.ea_ev,
             "ea_sd_ev": prior.ea_sd_ev,

@@ -88,7 +88,7 @@ def _md_candidate(
     f = spec.funnel
     melted = (doc.get("screen") or {}).get("melted_at_k") or []
     est = melting_estimate(doc.get("formula"), mobile, melted)
-    cap = None if est.temperature_k is None else est.temperature_k - f.melting_margin_k
+    cap = est.cap(f.melting_margin_k)
     temps = capped_temperatures(f.md_temperatures_k, cap)
     if temps != [float(t) for t in f.md_temperatures_k]:
         logger.info("%s: series at %s K (melting estimate: %s)", cid, temps, est.source)

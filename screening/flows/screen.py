@@ -81,7 +81,7 @@ def screen_temperature(spec: CampaignSpec, doc: dict) -> tuple[float, float | No
     """The screen temperature of one candidate and its melting cap (estimate - margin)."""
     f = spec.funnel
     est = melting_estimate(doc.get("formula"), doc.get("mobile_ion", spec.mobile_ion))
-    cap = None if est.temperature_k is None else est.temperature_k - f.melting_margin_k
+    cap = est.cap(f.melting_margin_k)
     t = f.screen_temperature_k if cap is None else min(f.screen_temperature_k, cap)
     return max(t, 300.0), cap
 
