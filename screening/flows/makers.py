@@ -2,8 +2,9 @@
 
 ``ScreeningFlowMaker`` turns each stage into jobs: a fan-out job runs the stage's selection
 and replaces itself with one :class:`ChunkMaker` job per chunk (``Response(replace=...)``),
-so a 10^7-candidate campaign is ~10^4 jobs, not 10^7. Jobs take the campaign file and
-chunks of candidate ids, write results to the store and return small summaries.
+so a 10^7-candidate campaign is ~10^4 jobs, not 10^7. Jobs take the frozen campaign (its
+spec with the prototypes inline) and chunks of candidate ids, write results to the store
+and return small summaries.
 """
 
 from __future__ import annotations
@@ -12,18 +13,18 @@ from dataclasses import dataclass, field
 
 from jobflow import Flow, Maker, Response, job
 
+from screening.flows.frozen import campaign_spec, freeze_campaign
 from screening.flows.funnel import FUNNEL_REF
-from screening.schemas.campaign import load_campaign
 
 
-def _context(campaign_file: str, model: str | None = None):
+def _context(campaign: str | dict, model: str | None = None):
     from screening.flows.worker_env import apply_launchpad_env
     from screening.mlff.registry import load_model
     from screening.store.results import ResultStore
 
     apply_launchpad_env()  # rlaunch workers: settings from the project's launchpad file
 
-    spec = load_campaign(campaign_file)
+    spec = campaign_spec(campaign)
     return spec, ResultStore(), (lambda: load_model(model or spec.model))
 
 
@@ -50,11 +51,11 @@ class ChunkMaker(Maker):
         stage_named(self.stage, self.funnel)  # ValueError now, not on a worker
 
     @job
-    def make(self, campaign_file: str, ids: list[str]) -> dict:
+    def make(self, campaign: str | dict, ids: list[str]) -> dict:
         from screening.flows.funnel import load_funnel, stage_named
 
         stage = stage_named(self.stage, self.funnel)
-        spec, store, model = _context(campaign_file)
+        spec, store, model = _context(campaign)
         if stage is load_funnel(self.funnel)[0]:
             store.ensure_indexes()  # the campaign's first jobs
         out = stage.run(ids, store, model() if stage.uses_model(spec) else None, spec)
@@ -69,10 +70,10 @@ class StabilityChunkMaker(Maker):
     name: str = "stability chunk"
 
     @job
-    def make(self, campaign_file: str, ids: list[str]) -> dict:
+    def make(self, campaign: str | dict, ids: list[str]) -> dict:
         from screening.flows.stages import stability_chunk
 
-        spec, store, model = _context(campaign_file)
+        spec, store, model = _context(campaign)
         if not spec.has_references:
             return {"analysed": 0}
         out = stability_chunk(ids, store, model(), spec)
@@ -92,10 +93,10 @@ class RankMaker(Maker):
             raise ValueError(f"top must be >= 1, got {self.top}")
 
     @job
-    def make(self, campaign_file: str, upstream: dict | None = None) -> dict:
+    def make(self, campaign: str | dict, upstream: dict | None = None) -> dict:
         from screening.store.ranking import campaign_status, rank
 
-        spec, store, _ = _context(campaign_file)
+        spec, store, _ = _context(campaign)
         rows = rank(store, spec.name, top=self.top)
         return {
             "top": [{"candidate_id": r["candidate_id"], "score": r["score"]} for r in rows],
@@ -104,7 +105,7 @@ class RankMaker(Maker):
 
 
 def _spread(
-    campaign_file: str,
+    campaign: str | dict,
     spec,
     stage,
     items: list[str],
@@ -129,7 +130,7 @@ def _spread(
         return Response(output=summary)
     if n_chunks <= max_jobs:
         maker = ChunkMaker(stage=stage.name, funnel=funnel)
-        jobs = [maker.make(campaign_file, items[i : i + size]) for i in range(0, len(items), size)]
+        jobs = [maker.make(campaign, items[i : i + size]) for i in range(0, len(items), size)]
         for k, j in enumerate(jobs):
             j.name = f"{stage.name} {offset + k + 1}/{total}"  # the Firework's name in lpad
             # FireWorks runs the highest _priority first: best candidates, earliest chunks
@@ -152,7 +153,7 @@ def _spread(
                 max_jobs=max_jobs,
                 total=total,
             )
-            j = sub.make(campaign_file, lo, hi, offset + i // size)
+            j = sub.make(campaign, lo, hi, offset + i // size)
             first, last = offset + i // size + 1, offset + min(i + per, len(items)) // size
             j.name = f"{stage.name} fan-out {first}-{max(first, last)}/{total}"
             j.update_config({"manager_config": {"_priority": base + total + 1}})
@@ -174,14 +175,14 @@ class SpreadMaker(Maker):
     total: int = 1
 
     @job
-    def make(self, campaign_file: str, lo: str, hi: str | None, offset: int) -> Response:
+    def make(self, campaign: str | dict, lo: str, hi: str | None, offset: int) -> Response:
         from screening.flows.funnel import stage_named
 
         stage = stage_named(self.stage, self.funnel)
-        spec, store, _ = _context(campaign_file)
+        spec, store, _ = _context(campaign)
         items = [x for x in stage.ids(store, spec) if lo <= x and (hi is None or x < hi)]
         return _spread(
-            campaign_file,
+            campaign,
             spec,
             stage,
             items,
@@ -218,16 +219,16 @@ class FanOutMaker(Maker):
         self.name = self.name or f"{self.stage} fan-out"
 
     @job
-    def make(self, campaign_file: str, upstream: dict | list | None = None) -> Response:
+    def make(self, campaign: str | dict, upstream: dict | list | None = None) -> Response:
         from screening.flows.funnel import stage_named
 
         stage = stage_named(self.stage, self.funnel)
-        spec, store, _ = _context(campaign_file)
+        spec, store, _ = _context(campaign)
         if stage.select is not None:
             stage.select(store, spec)
             store.flush()
         return _spread(
-            campaign_file,
+            campaign,
             spec,
             stage,
             stage.ids(store, spec),
@@ -267,18 +268,21 @@ class ScreeningFlowMaker(Maker):
 
         load_funnel(self.funnel)
 
-    def make(self, campaign_file: str) -> Flow:
-        """Build the funnel for a campaign file (validated now, not on a worker)."""
+    def make(self, campaign: str | dict) -> Flow:
+        """Build the funnel for a campaign file or frozen campaign (validated now, not on a
+        worker). Every job carries the frozen campaign (:func:`freeze_campaign`), never
+        the file's path."""
         from screening.flows.funnel import active, load_funnel
 
-        spec = load_campaign(campaign_file)
+        campaign = freeze_campaign(campaign)
+        spec = campaign_spec(campaign)
         jobs, upstream = [], None
         for stage in active(load_funnel(self.funnel), spec):
             category = self.gpu_category if stage.uses_model(spec) else self.cpu_category
             j = FanOutMaker(
                 stage=stage.name, category=category, funnel=self.funnel, max_jobs=self.max_jobs
-            ).make(campaign_file, upstream)
+            ).make(campaign, upstream)
             jobs.append(j)
             upstream = j.output
-        ranked = self.rank.make(campaign_file, upstream)
+        ranked = self.rank.make(campaign, upstream)
         return Flow([*jobs, ranked], output=ranked.output, name=f"{self.name}: {spec.name}")

@@ -25,6 +25,7 @@ def submit_campaign(campaign_file: str | Path, *, launchpad=None, force: bool = 
     from jobflow.managers.fireworks import flow_to_workflow
 
     from screening.flows.checks import check_memory, check_references
+    from screening.flows.frozen import freeze_campaign
     from screening.flows.makers import ScreeningFlowMaker
     from screening.generate.parents import load_prototypes
     from screening.schemas.errors import ScreeningInputError
@@ -45,7 +46,7 @@ def submit_campaign(campaign_file: str | Path, *, launchpad=None, force: bool = 
 
     # the results' database: refuse a changed spec or another model before anything queues
     bind_campaign(ResultStore(), spec, {"name": spec.model or get_settings().default_model})
-    flow = ScreeningFlowMaker().make(path)
+    flow = ScreeningFlowMaker().make(freeze_campaign(path))  # no job reads the file
     wf = flow_to_workflow(flow, store=screening_job_store())
     lp = launchpad or get_launchpad()
     if lp.fw_id_assigner.count_documents({}) == 0 and lp.workflows.count_documents({}) == 0:

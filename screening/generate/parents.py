@@ -105,6 +105,14 @@ def load_prototypes(spec: CampaignSpec) -> list[Prototype]:
                 s = _order(s, label)
             out.append(_make(proto.pymatgen, s, label))
             continue
+        if proto.structure is not None:
+            label = f"prototypes[{i}] ({proto.name})"
+            try:
+                s = Structure.from_dict(proto.structure)
+            except Exception as exc:
+                raise ScreeningInputError(f"{label}: not a structure ({exc})") from None
+            out.append(_make(proto.name, s, label))
+            continue
         path = (spec.base_dir / proto.path).resolve()
         if path.is_dir():
             files = sorted(p for p in path.iterdir() if p.suffix.lower() in _STRUCTURE_SUFFIXES)

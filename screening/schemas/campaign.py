@@ -16,18 +16,27 @@ class _Strict(BaseModel):
 
 
 class PrototypeSpec(_Strict):
-    """One prototype: a file or folder (``path``) or a pymatgen-bundled structure."""
+    """One prototype: a file or folder (``path``), a pymatgen-bundled structure, or an
+    inline structure (``structure`` + ``name``: what a submitted workflow carries, so that
+    no worker reads the user's files)."""
 
     path: str | None = Field(None, description="Structure file or folder, relative to the YAML.")
     pymatgen: str | None = Field(None, description="Name in pymatgen.util.structures.")
+    structure: dict | None = Field(
+        None, description="Inline pymatgen Structure (as_dict), ordered; needs 'name'."
+    )
+    name: str | None = Field(None, description="Label of an inline structure.")
     order: bool = Field(
         False, description="Order a partially occupied prototype (Ewald, lowest energy)."
     )
 
     @model_validator(mode="after")
     def _one_source(self):
-        if (self.path is None) == (self.pymatgen is None):
+        given = [k for k in ("path", "pymatgen", "structure") if getattr(self, k) is not None]
+        if len(given) != 1:
             raise ValueError("give exactly one of 'path' or 'pymatgen'")
+        if (self.structure is None) != (self.name is None):
+            raise ValueError("'name' goes with an inline 'structure' (and only with it)")
         return self
 
 
