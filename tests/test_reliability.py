@@ -94,6 +94,10 @@ def test_1_fireworks_survive_process_boundaries_and_sigkill(tmp_path, tensornet)
     camp = campaign(tmp_path, "fw", ["Y", "Sc", "Zr"], chunk_size=1)
     run([SCREENING, "campaign", "submit", camp], env=env, cwd=tmp_path)
     run([SCREENING, "db", "launchpad-file", "my_launchpad.yaml"], env=env, cwd=tmp_path)
+    # hostile-probe issue, item 6: the workflow carries its spec; the YAML is moved away and
+    # what remains at its path is no campaign, yet the queued work runs as submitted
+    camp.rename(tmp_path / "moved.yaml")
+    camp.write_text("name: [not, a, campaign]\n")
     lp = ["-l", "my_launchpad.yaml"]
     # the generate fan-out, its shard job, then the relax fan-out, in three processes
     for _ in range(3):
@@ -125,6 +129,16 @@ def test_1_fireworks_survive_process_boundaries_and_sigkill(tmp_path, tensornet)
         except (ValueError, KeyError, OSError):
             continue
     assert proc.poll() is None, "rapidfire finished before it could be killed"
+    # hostile-probe issue, item 1: a second worker on the same embedded store is refused in
+    # one line at its first firework and writes nothing (it read the LaunchPad file before
+    # the first worker's later writes: writing it back used to lose them)
+    before = db.read_bytes()
+    second = run([BIN / "rlaunch", *lp, "singleshot"], env=env, cwd=tmp_path, check=False)
+    assert second.returncode == 3, second.stderr[-2000:]
+    line = [ln for ln in second.stderr.splitlines() if ln.startswith("error:")]
+    assert len(line) == 1 and "one worker at a time" in line[0], second.stderr[-2000:]
+    assert proc.poll() is None, "the first worker finished while the second was refused"
+    assert "FIZZLED" not in db.read_text() or "FIZZLED" in before.decode()
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert relaxed_before
@@ -431,7 +445,13 @@ def test_10_launchpad_file_is_private_and_submit_is_not_duplicated(tmp_path):
         env={**env, "SCREENING_DB_URI": "mongodb://u:pw@db.example:27017/x"},
     )
     assert out_file.stat().st_mode & 0o777 == 0o600
-    run([SCREENING, "db", "launchpad-file", tmp_path / "lp2.yaml"], env=env)
+    # hostile-probe issue, item 8: existing files are not overwritten without --force
+    one_error_line(
+        run([SCREENING, "db", "launchpad-file", tmp_path / "lp2.yaml"], env=env, check=False),
+        "FW_config.yaml",
+        "--force",
+    )
+    run([SCREENING, "db", "launchpad-file", tmp_path / "lp2.yaml", "--force"], env=env)
     assert (tmp_path / "lp2.yaml").stat().st_mode & 0o777 == 0o600
     camp = campaign(tmp_path, "dup", ["Y"])
     run([SCREENING, "campaign", "submit", camp], env=env)

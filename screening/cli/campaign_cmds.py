@@ -286,6 +286,7 @@ def db_init() -> None:
 @handle_errors
 def launchpad_file(
     out: Path = typer.Argument(Path("my_launchpad.yaml"), help="File to write."),
+    force: bool = typer.Option(False, "--force", help="Overwrite existing files."),
 ) -> None:
     """Write a FireWorks launchpad YAML for this database (for `lpad -l` / `rlaunch -l`).
 
@@ -300,7 +301,9 @@ def launchpad_file(
     import yaml
 
     from screening.flows.worker_env import KEY, carried_env
+    from screening.settings import get_settings
     from screening.store.backend import DatabaseTarget, embedded_path
+    from screening.store.launchpad import EMBEDDED_KEY
 
     def write_private(path: Path, text: str) -> None:
         try:
@@ -311,9 +314,14 @@ def launchpad_file(
         except OSError as exc:
             raise ScreeningInputError(f"cannot write {path}: {exc.strerror}") from None
 
+    settings = get_settings()
     target = DatabaseTarget.from_settings()
     carried = {KEY: carried_env()}  # what rlaunch workers need without exports
     config = out.resolve().parent / "FW_config.yaml"
+    if not force and (existing := [str(p) for p in (out, config) if p.exists()]):
+        raise ScreeningInputError(
+            f"{' and '.join(existing)} already exist(s); use --force to overwrite"
+        )
     if not target.embedded:
         doc = {"host": target.uri, "uri_mode": True, "name": target.name, **carried}
         write_private(out, yaml.safe_dump(doc))
@@ -321,10 +329,18 @@ def launchpad_file(
         typer.echo(f"wrote {out} and {config} (mode 0600: it holds the database password)")
         return
     db_file = embedded_path()
-    write_private(
-        out,
-        yaml.safe_dump({"host": "localhost", "port": 27017, "name": target.name, **carried}),
-    )
+    # `screening_embedded` opens the file from any folder (`--launchpad`); FireWorks' own
+    # tools find it through FW_config.yaml, and outside that folder fail on a host that
+    # cannot exist instead of writing to a server that happens to listen on localhost
+    doc = {
+        "host": "embedded.invalid",
+        "port": 27017,
+        "name": target.name,
+        "mongoclient_kwargs": {"serverSelectionTimeoutMS": int(settings.db_timeout_s * 1000)},
+        EMBEDDED_KEY: str(db_file),
+        **carried,
+    }
+    write_private(out, yaml.safe_dump(doc))
     write_private(
         config,
         yaml.safe_dump(

@@ -131,8 +131,70 @@ class StoreHandle:
             _atomic_write(_SHARED_STORES[launchpad])
 
 
+_META = ("screening_meta", "writes")  # the LaunchPad file's write counter: {_id: "seq", n}
+
+
+def _store_seq(store) -> int:
+    """How many of our writes the in-memory copy ``store`` of a LaunchPad file has seen."""
+    try:
+        return int(store._databases[_META[0]]._collections[_META[1]]._documents["seq"]["n"])
+    except (KeyError, AttributeError, TypeError, ValueError):
+        return 0
+
+
+def _file_seq(path: Path) -> int:
+    """The write counter stored in the LaunchPad file ``path`` (0: none or unreadable)."""
+    import bson.json_util
+
+    try:
+        dct = bson.json_util.loads(path.read_text(encoding="utf-8"))
+        docs = dict(dct[_META[0]][_META[1]]["documents"])
+        return int(docs["seq"]["n"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def _lock_writer(json_path: Path) -> None:
+    """Take the writer lock on the embedded store ``json_path``.
+
+    In a FireWorks worker (``rlaunch``) the LaunchPad read the file when the worker
+    started, before any of our code ran; that copy is written back at exit. A worker that
+    cannot write safely -- another process holds the lock, or the file was written since
+    the worker read it (the write counter moved) -- stops here: its copy is dropped
+    unwritten, one ``error:`` line says why and how to run several workers, exit status 3.
+    Elsewhere a held lock raises :class:`DatabaseError` as before.
+    """
+    if str(json_path) in _LOCKS:
+        return
+    existing = None
+    if "fireworks.core.launchpad" in sys.modules and "mongomock_persistence" in sys.modules:
+        from mongomock.store import ServerStore
+
+        existing = _existing_server_store(ServerStore, str(json_path))
+    try:
+        _acquire_lock(json_path)
+        if existing is not None and _file_seq(json_path) != _store_seq(existing):
+            release_lock()
+            raise DatabaseError(
+                f"{json_path} was written by another process after this worker read it"
+            )
+    except DatabaseError as exc:
+        if existing is None:
+            raise
+        existing._finalizer.detach()  # never write a stale copy over the other's work
+        sys.stderr.write(
+            f"error: {exc}; this worker stopped before running its firework and left the "
+            "LaunchPad unchanged. The embedded store takes one worker at a time (rlaunch "
+            "rapidfire or `screening campaign launch`); for N workers per node use a MongoDB "
+            "server (SCREENING_DB_URI, then `screening db launchpad-file`)\n"
+        )
+        sys.stderr.flush()
+        os._exit(3)
+
+
 def _atomic_write(store) -> None:
-    """Write the store to a temp file in the same folder, then rename it over the file.
+    """Write the store to a temp file in the same folder, then rename it over the file
+    (after counting the write in the file, see :func:`_lock_writer`).
 
     Raises
     ------
@@ -141,8 +203,11 @@ def _atomic_write(store) -> None:
         previous file is left as it was.
     """
     import bson.json_util
+    import mongomock
 
     path = Path(store._filename)
+    meta = mongomock.MongoClient(_store=store)[_META[0]][_META[1]]
+    meta.update_one({"_id": "seq"}, {"$inc": {"n": 1}}, upsert=True)
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
@@ -258,7 +323,7 @@ def shared_server_store(path: Path, *, read_only: bool = False):
             store._finalizer.detach()  # a reader never writes the file
             _READERS[key] = store
         return _READERS[key]
-    _acquire_lock(path)
+    _lock_writer(path)
     os.environ["MONGOMOCK_SERVERSTORE_FILE"] = key
     # Under FireWorks' own `rlaunch`/`lpad` the LaunchPad's client already holds a
     # ServerStore of this file; adopt it, or two in-memory copies would each write the
@@ -290,7 +355,7 @@ def redact_uri(uri: str) -> str:
     return f"{scheme}{sep}{rest}"
 
 
-def ping_server(uri: str, name: str, *, timeout_s: float):
+def ping_server(uri: str, name: str, *, timeout_s: float, source: str = "SCREENING_DB_URI"):
     """A pymongo Database on ``uri`` after one successful ping.
 
     Raises
@@ -301,9 +366,7 @@ def ping_server(uri: str, name: str, *, timeout_s: float):
     """
     if not uri.startswith(("mongodb://", "mongodb+srv://")):
         shown = uri.split("://", 1)[0] if "://" in uri else redact_uri(uri)[:60]
-        raise DatabaseError(
-            f"SCREENING_DB_URI: expected mongodb://… or mongodb+srv://…, got {shown!r}"
-        )
+        raise DatabaseError(f"{source}: expected mongodb://… or mongodb+srv://…, got {shown!r}")
     import pymongo
     from pymongo.errors import PyMongoError
 
@@ -316,7 +379,7 @@ def ping_server(uri: str, name: str, *, timeout_s: float):
     except (PyMongoError, ValueError) as exc:
         raise DatabaseError(
             f"MongoDB at {redact_uri(uri)} did not answer within {timeout_s:g} s "
-            f"({type(exc).__name__}); check SCREENING_DB_URI, the server and the network"
+            f"({type(exc).__name__}); check {source}, the server and the network"
         ) from None
     return client[name]
 
@@ -409,7 +472,7 @@ def _open_results(*, read_only: bool) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DatabaseError(f"cannot create {path.parent}: {exc.strerror}") from None
-    _acquire_lock(json_path)
+    _lock_writer(json_path)
     if "fireworks.core.launchpad" in sys.modules and json_path.exists():
         # a FireWorks worker: its LaunchPad store is written atomically, with our flushes
         shared_server_store(embedded_path())

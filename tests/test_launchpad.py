@@ -1,0 +1,61 @@
+"""LaunchPad files as users pass them around (hostile-probe issue, item 2): a server's file
+is pinged before any work, an embedded store's file works from any folder. Every command
+in its own process."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import yaml
+from test_reliability import SCREENING, campaign, env_for, load_db, one_error_line, run
+
+
+def test_2_launchpad_file_server_is_pinged_first(tmp_path):
+    env = env_for(tmp_path / "data")
+    camp = campaign(tmp_path, "lp", ["Y"], top_k_md=0)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        yaml.safe_dump(
+            {
+                "host": "127.0.0.1",
+                "port": 1,
+                "name": "x",
+                "username": "admin",
+                "password": "P@ss:w/rd",
+            }
+        )
+    )
+    for args in (["campaign", "submit", camp], ["campaign", "launch"]):
+        t0 = time.time()
+        out = run([SCREENING, *args, "--launchpad", bad], env=env, check=False, timeout=60)
+        line = one_error_line(out, "bad.yaml", "127.0.0.1:1")
+        assert "P@ss" not in line and "w/rd" not in line
+        assert time.time() - t0 < 15  # 5 s server timeout + interpreter start, not 30 s
+    assert not (tmp_path / "data" / "db.json").exists()  # nothing submitted anywhere
+
+
+def test_2_embedded_launchpad_file_works_from_any_folder(tmp_path):
+    home, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    home.mkdir()
+    elsewhere.mkdir()
+    env = env_for(tmp_path / "data")
+    run([SCREENING, "db", "launchpad-file", "lp.yaml"], env=env, cwd=home)
+    lp_file = home / "lp.yaml"
+    # another folder, another data dir in the environment: the file decides
+    env_b = env_for(tmp_path / "other-data")
+    camp = campaign(tmp_path, "anywhere", ["Y"], top_k_md=0)
+    run([SCREENING, "campaign", "submit", camp, "--launchpad", lp_file], env=env_b, cwd=elsewhere)
+    run(
+        [SCREENING, "campaign", "launch", "--launchpad", lp_file, "--nlaunches", "1"],
+        env=env_b,
+        cwd=elsewhere,
+    )
+    assert not (tmp_path / "other-data").exists()
+    db = load_db(tmp_path / "data" / "db.json")["screening"]
+    (wf,) = [d for _, d in db["workflows"]["documents"]]
+    states = {d["name"]: d["state"] for _, d in db["fireworks"]["documents"]}
+    assert states["generate fan-out"] == "COMPLETED", states
+    assert "anywhere" in wf["name"]
+    status = run([SCREENING, "campaign", "status", "anywhere", "--json"], env=env).stdout
+    assert json.loads(status)["counts"]["shards_total"] == 1  # the fan-out ran there
