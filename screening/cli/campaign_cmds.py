@@ -26,16 +26,22 @@ def validate(campaign: Path = typer.Argument(..., help="Campaign YAML.")) -> Non
 
     spec = load_campaign(campaign)
     protos = load_prototypes(spec)
-    _warn(spec, protos)
+    _warn(spec, protos, None)
     typer.echo(f"{spec.name}: valid, {len(protos)} prototype(s)")
 
 
-def _warn(spec, protos) -> None:
-    """Refuse what cannot run (screening.flows.checks: references, memory); print the
-    campaign's warnings on stderr."""
-    from screening.flows.checks import campaign_warnings, check_memory, check_references
+def _warn(spec, protos, model: str | None) -> None:
+    """Refuse what cannot run (screening.flows.checks: mobile ion, model elements,
+    references, memory, no candidate); print the campaign's warnings on stderr."""
+    from screening.flows.checks import (
+        campaign_warnings,
+        check_campaign,
+        check_memory,
+        check_references,
+    )
     from screening.generate.enumerate import Enumerator
 
+    check_campaign(spec, protos, model)
     check_references(spec, protos)
     check_memory(spec, protos)
     for line in campaign_warnings(spec, Enumerator(spec, protos)):
@@ -61,7 +67,7 @@ def run(
 
         check_mp_access(spec.references_mp)
     store = ResultStore()  # the writer lock first: a second writer fails before any work
-    _warn(spec, protos)
+    _warn(spec, protos, model)
     mlff = quiet_load_model(model or spec.model)
     from screening.flows.binding import bind_campaign, model_identity
 
@@ -74,6 +80,22 @@ def run(
         raise typer.Exit(130) from None
     times = ", ".join(f"{k} {v:.0f} s" for k, v in summary["timings_s"].items())
     typer.echo(f"stage times: {times}")
+    from screening.store.ranking import campaign_status
+
+    doc = campaign_status(store, spec.name)
+    stored, failed = doc["counts"]["stored"], doc["counts"]["failed"]
+    if stored == 0:
+        rejected = ", ".join(f"{k} {v}" for k, v in doc["rejected_by_reason"].items())
+        raise ScreeningInputError(
+            f"campaign {spec.name}: no candidate passed the filters (rejected: "
+            f"{rejected or 'none'}); loosen filters or substitutions"
+        )
+    if failed == stored:
+        reasons = ", ".join(f"{k} {v}" for k, v in doc["failed_by_reason"].items())
+        raise ScreeningInputError(
+            f"campaign {spec.name}: every candidate failed ({reasons}); "
+            f"`screening campaign status {spec.name}` shows where"
+        )
     typer.echo(f"campaign {spec.name} finished; `screening rank {spec.name}` shows the ranking")
 
 
@@ -325,7 +347,9 @@ def launchpad_file(
     if not target.embedded:
         doc = {"host": target.uri, "uri_mode": True, "name": target.name, **carried}
         write_private(out, yaml.safe_dump(doc))
-        write_private(config, yaml.safe_dump({"LAUNCHPAD_LOC": str(out.resolve())}))
+        write_private(
+            config, yaml.safe_dump({"LAUNCHPAD_LOC": str(out.resolve()), "PRINT_FW_JSON": False})
+        )
         typer.echo(f"wrote {out} and {config} (mode 0600: it holds the database password)")
         return
     db_file = embedded_path()
@@ -344,7 +368,13 @@ def launchpad_file(
     write_private(
         config,
         yaml.safe_dump(
-            {"MONGOMOCK_SERVERSTORE_FILE": str(db_file), "LAUNCHPAD_LOC": str(out.resolve())}
+            {
+                "MONGOMOCK_SERVERSTORE_FILE": str(db_file),
+                "LAUNCHPAD_LOC": str(out.resolve()),
+                # our jobs write to the database, not the launch folder: without FW.json
+                # in it, rapidfire removes each empty launcher_* folder after its job
+                "PRINT_FW_JSON": False,
+            }
         ),
     )
     typer.echo(

@@ -94,6 +94,27 @@ def check_out_folder(path) -> None:
         raise ScreeningInputError(f"--out: folder {parent} does not exist")
 
 
+def check_writable_folder(option: str, folder) -> None:
+    """Create ``folder`` if needed and prove it takes a file, before any work whose output
+    goes there (not after minutes of MD).
+
+    Raises
+    ------
+    ScreeningInputError
+        Naming the option and the OS's reason.
+    """
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".screening-check"):
+            pass
+    except OSError as exc:
+        raise ScreeningInputError(
+            f"{option}: cannot write in {folder} ({exc.strerror or exc})"
+        ) from None
+
+
 def is_large_cell(structure) -> bool:
     """More atoms than SCREENING_LARGE_CELL_ATOMS (warned about; progress is shown)."""
     from screening.settings import get_settings
@@ -117,9 +138,23 @@ def check_cell_size(structure, source) -> None:
         )
 
 
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every NaN or infinite float replaced by None: strict JSON (``NaN`` is
+    not JSON; many readers reject it)."""
+    import math
+
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
 def emit_json(obj: Any) -> None:
-    """Print one JSON object on stdout."""
-    sys.stdout.write(json.dumps(obj, default=str) + "\n")
+    """Print one JSON object on stdout (strict JSON: no bare NaN or Infinity)."""
+    sys.stdout.write(json.dumps(json_safe(obj), default=str, allow_nan=False) + "\n")
     sys.stdout.flush()
 
 
@@ -131,13 +166,14 @@ def write_csv(rows: list[dict], fh: TextIO) -> None:
         w.writerows(rows)
 
 
-def quiet_load_model(name: str | None, *, structure=None, source=None):
+def quiet_load_model(name: str | None, *, structure=None, source=None, others=()):
     """Load an MLFF with library banners (warp prints on import, CHGNet on load) kept out of
     the terminal: captured and logged at DEBUG (``-v`` shows them).
 
     With ``structure``, its elements are first checked against the model's element list
     (read without loading the model), so an unsupported element is one error line naming
-    ``source`` before any work.
+    ``source`` before any work; so are those of ``others`` (``(structure, source)`` pairs,
+    e.g. reference phases), without the size check.
     """
     from screening.mlff.registry import check_model_name, load_model, supported_elements
     from screening.settings import get_settings
@@ -145,11 +181,12 @@ def quiet_load_model(name: str | None, *, structure=None, source=None):
     name = check_model_name(name or get_settings().default_model)
     if structure is not None:
         check_cell_size(structure, source or "structure")
-        known = supported_elements(name)
-        missing = sorted({el.symbol for el in structure.composition} - (known or set()))
+    known = supported_elements(name)
+    for s, src in [(structure, source), *others] if structure is not None else others:
+        missing = sorted({el.symbol for el in s.composition} - (known or set()))
         if known is not None and missing:
             raise ScreeningInputError(
-                f"{source or 'structure'}: element(s) {', '.join(missing)} not supported by "
+                f"{src or 'structure'}: element(s) {', '.join(missing)} not supported by "
                 f"model {name!r}"
             )
     banner = io.StringIO()

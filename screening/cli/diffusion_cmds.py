@@ -8,6 +8,7 @@ import typer
 
 from screening.cli.common import (
     check_number,
+    check_writable_folder,
     emit_json,
     handle_errors,
     parse_temperatures,
@@ -54,6 +55,8 @@ def diffusion(
 
     structure = read_structure(file)
     mobile_ion = mobile_ion_of(structure, mobile_ion, file)
+    if plots:
+        check_writable_folder("--plots", plots)  # before the MD, not after it
     mlff = quiet_load_model(model, structure=structure, source=file)
     runs, fit = diffusion_series(
         structure,

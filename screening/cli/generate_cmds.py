@@ -17,6 +17,7 @@ def generate(
     limit: int = typer.Option(0, "--limit", help="Write at most N candidates (0: all)."),
     out: Path | None = typer.Option(None, "--out", help="JSONL file for candidates."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing --out file."),
 ) -> None:
     """Enumerate a campaign's candidates (streamed) and report per-filter counts."""
     from screening.generate.enumerate import Enumerator, build_structure
@@ -32,6 +33,10 @@ def generate(
         if out is None:
             raise ScreeningInputError("--out FILE.jsonl is required unless --count is given")
         check_out_folder(out)
+        if out.resolve() == campaign.resolve():
+            raise ScreeningInputError(f"--out {out}: that is the campaign file")
+        if out.exists() and not force:
+            raise ScreeningInputError(f"--out {out}: file exists; use --force to overwrite it")
         tmp = out.with_suffix(out.suffix + ".part")
         written = 0
         with open(tmp, "w") as fh:

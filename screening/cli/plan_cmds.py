@@ -39,6 +39,11 @@ def plan(
     if calibration is not None and not calibration.is_file():
         raise ScreeningInputError(f"--calibration {calibration}: no such file")
     if calibrate:
+        from screening.cli.common import check_writable_folder
+        from screening.settings import get_settings
+
+        # the calibration is cached in the data dir: refuse now, not after timing the tiers
+        check_writable_folder("--calibrate (SCREENING_DATA_DIR)", get_settings().data_dir)
         calib = run_calibration(spec, quiet_load_model(model or spec.model))
     else:
         try:

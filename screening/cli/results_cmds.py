@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from screening.cli.common import handle_errors, write_csv
+from screening.cli.common import handle_errors, json_safe, write_csv
 from screening.schemas.errors import ScreeningInputError
 
 FORMATS = ("cif", "json", "csv")
@@ -48,7 +48,9 @@ def export(
     docs = store.candidates(name).load(ids)
     if fmt == "json":
         path = out / f"{name}_top{top}.json"
-        path.write_text(json.dumps([docs[i] for i in ids], default=str, indent=1))
+        path.write_text(
+            json.dumps(json_safe([docs[i] for i in ids]), default=str, indent=1, allow_nan=False)
+        )
         typer.echo(f"wrote {len(ids)} documents to {path}")
         return
     for k, i in enumerate(ids, 1):

@@ -50,10 +50,13 @@ def stability(
     mobile_ion = mobile_ion_of(structure, mobile_ion, file)  # as `md` infers it
     if references is not None:
         ref_structures = load_reference_structures(references)
+        label = f"--references {references}"
     else:
         elements = [str(el) for el in structure.composition.elements]
         ref_structures = library_structures(sub_chemsys(elements))
-    mlff = quiet_load_model(model)
+        label = "reference library"
+    others = [(s, f"{label} ({s.composition.reduced_formula})") for s in ref_structures]
+    mlff = quiet_load_model(model, structure=structure, source=file, others=others)
     _, _, res = structure_stability(
         structure,
         mlff,

@@ -1,7 +1,8 @@
-"""Warnings about a campaign that is valid but would give uninformative results.
+"""Checks of a campaign before any work.
 
-`campaign validate` and `campaign run` print them (``warning: ...`` on stderr); nothing here
-stops a campaign.
+Warnings name a campaign that is valid but would give uninformative results (`campaign
+validate` and `campaign run` print them as ``warning: ...``); the ``check_*`` functions
+refuse what cannot run, in one line naming the field.
 """
 
 from __future__ import annotations
@@ -95,3 +96,54 @@ def check_memory(spec: CampaignSpec, prototypes) -> None:
         check_atoms(len(p.structure), f"prototypes[{k}] ({p.name})")
     if spec.funnel.top_k_md > 0 or spec.funnel.screen_temperature_k:
         check_atoms(spec.funnel.md_max_atoms, "funnel.md_max_atoms")
+
+
+COUNT_AT_VALIDATE = 100_000
+"""Largest substitution space that `validate` counts through the filters (cheap below it)."""
+
+
+def check_campaign(spec: CampaignSpec, prototypes, model_name: str | None) -> None:
+    """Refuse, before anything is relaxed or stored, a campaign that cannot give results:
+    no prototype holding the mobile ion, an element the model was not trained on (in the
+    prototypes or the substitutions), a reference folder that is not there, or no
+    candidate at all (no substitution map, or -- for spaces up to
+    :data:`COUNT_AT_VALIDATE` maps -- none passing the filters).
+
+    Raises
+    ------
+    ScreeningInputError
+        One line naming the field.
+    """
+    from screening.mlff.registry import supported_elements
+    from screening.schemas.errors import ScreeningInputError
+    from screening.settings import get_settings
+
+    present = {el.symbol for p in prototypes for el in p.structure.composition}
+    if spec.mobile_ion not in present:
+        raise ScreeningInputError(
+            f"mobile_ion: {spec.mobile_ion} is in no prototype (prototype elements: "
+            f"{', '.join(sorted(present))}); no candidate could conduct it"
+        )
+    name = model_name or spec.model or get_settings().default_model
+    known = supported_elements(name)
+    if known is not None:
+        used = present | {el for vs in spec.substitutions.values() for el in vs}
+        if missing := sorted(used - known):
+            raise ScreeningInputError(
+                f"substitutions/prototypes: model {name} was not trained on "
+                f"{', '.join(missing)}; remove {'it' if len(missing) == 1 else 'them'}"
+            )
+    if spec.references and spec.references != "auto":
+        folder = spec.base_dir / spec.references
+        if not folder.is_dir():
+            raise ScreeningInputError(f"references: folder {folder} not found")
+    enum = Enumerator(spec, prototypes)
+    n_maps = sum(enum.n_maps(p) for p in range(len(prototypes)))
+    if n_maps == 0:
+        raise ScreeningInputError("substitutions: the campaign has no candidate")
+    if n_maps <= COUNT_AT_VALIDATE and enum.count()["passed"] == 0:
+        rejected = enum.summary()["rejected_by_reason"]
+        reasons = ", ".join(f"{k} {v}" for k, v in rejected.items()) or "none"
+        raise ScreeningInputError(
+            f"filters: no candidate passes them (rejected: {reasons}); loosen the filters"
+        )

@@ -23,8 +23,7 @@ def freeze_campaign(campaign: str | Path | dict[str, Any]) -> dict[str, Any]:
     out = spec.model_dump(mode="json")
     # without "@module"/"@class": jobflow would revive the dict as a Structure on the worker
     out["prototypes"] = [
-        {"name": p.name, "structure": _plain(p.structure.as_dict())}
-        for p in load_prototypes(spec)
+        {"name": p.name, "structure": _plain(p.structure.as_dict())} for p in load_prototypes(spec)
     ]
     if spec.references and spec.references != "auto":
         out["references"] = str((spec.base_dir / spec.references).resolve())

@@ -24,7 +24,7 @@ def submit_campaign(campaign_file: str | Path, *, launchpad=None, force: bool = 
     """
     from jobflow.managers.fireworks import flow_to_workflow
 
-    from screening.flows.checks import check_memory, check_references
+    from screening.flows.checks import check_campaign, check_memory, check_references
     from screening.flows.frozen import freeze_campaign
     from screening.flows.makers import ScreeningFlowMaker
     from screening.generate.parents import load_prototypes
@@ -34,7 +34,8 @@ def submit_campaign(campaign_file: str | Path, *, launchpad=None, force: bool = 
     path = str(Path(campaign_file).resolve())
     spec = load_campaign(path)
     protos = load_prototypes(spec)
-    check_references(spec, protos)  # fail here, not on a worker
+    check_campaign(spec, protos, None)  # fail here, not on a worker
+    check_references(spec, protos)
     check_memory(spec, protos)
     if spec.references_mp:
         from screening.stability.online import check_mp_access

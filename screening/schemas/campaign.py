@@ -12,7 +12,7 @@ from screening.schemas.errors import ScreeningInputError
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class PrototypeSpec(_Strict):
@@ -247,7 +247,10 @@ class MPReferenceSpec(_Strict):
 class CampaignSpec(_Strict):
     """A screening campaign: prototypes x substitutions, filters and funnel settings."""
 
-    name: str = Field(description="Unique campaign name (used as key in the database).")
+    name: str = Field(
+        description="Unique campaign name (the key in the database, and a file or folder "
+        "name on export): letters, digits, '.', '_', '-', starting with a letter or digit.",
+    )
     mobile_ion: Literal["Li", "Na"] = Field(description="Mobile ion of interest.")
     prototypes: list[PrototypeSpec] = Field(min_length=1, description="Parent structures.")
     substitutions: dict[str, list[str]] = Field(
@@ -282,6 +285,18 @@ class CampaignSpec(_Strict):
     def has_references(self) -> bool:
         """True when the campaign names any source of reference phases (stability stage)."""
         return self.references is not None or self.references_mp is not None
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        import re
+
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", v):
+            raise ValueError(
+                f"expected letters, digits, '.', '_' or '-' (starting with a letter or digit, "
+                f"at most 100), got {v!r}"
+            )
+        return v
 
     @field_validator("substitutions")
     @classmethod
@@ -335,6 +350,8 @@ def load_campaign(path: str | Path) -> CampaignSpec:
         raise ScreeningInputError(f"{p}: YAML error at {where}: {problem}") from None
     if not isinstance(data, dict):
         raise ScreeningInputError(f"{p}: expected a mapping of campaign keys at the top level")
+    if "base_dir" in data:  # set from the file's folder, never by the YAML
+        raise ScreeningInputError(f"{p}: unknown key 'base_dir' (paths are relative to the YAML)")
     try:
         return CampaignSpec(**data, base_dir=p.parent.resolve())
     except ValidationError as exc:

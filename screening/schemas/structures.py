@@ -40,6 +40,13 @@ def read_structure(path: str | Path, *, require_ordered: bool = True) -> Structu
         raise ScreeningInputError(f"{p}: no structure could be read ({msg})") from None
     if len(structure) == 0:
         raise ScreeningInputError(f"{p}: the file contains no atoms")
+    import numpy as np
+
+    lattice = structure.lattice.matrix
+    if not (np.isfinite(lattice).all() and np.isfinite(structure.frac_coords).all()):
+        raise ScreeningInputError(f"{p}: lattice or coordinates hold NaN or infinity")
+    if abs(np.linalg.det(lattice)) < 1e-6:
+        raise ScreeningInputError(f"{p}: the lattice vectors span no volume")
     if require_ordered and not structure.is_ordered:
         raise ScreeningInputError(
             f"{p}: structure has partial occupancy ({structure.composition.reduced_formula}); "

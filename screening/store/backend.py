@@ -484,8 +484,10 @@ def _open_results(*, read_only: bool) -> Path:
 
 
 def _checkpoint_at_exit(docfile, store) -> None:
+    said = docfile.last_error  # the command already printed it: the same failure once
     try:
         docfile.checkpoint(store)
     except DatabaseError as exc:  # at interpreter exit: one line, not a traceback
-        sys.stderr.write(f"error: {exc}\n")
+        if str(exc) != said:
+            sys.stderr.write(f"error: {exc}\n")
     docfile.close()

@@ -18,8 +18,13 @@ Two consequences for mongomock, handled by :func:`patch_collection_reads`:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
+
+from screening.schemas.errors import DatabaseError
+
+logger = logging.getLogger(__name__)
 
 
 def _codec():
@@ -39,10 +44,29 @@ class BsonDocuments(MutableMapping):
         on use, so memory holds the keys plus what changed since the last checkpoint.
     """
 
-    def __init__(self, fetch: Callable[[Any], bytes | None] | None = None) -> None:
+    def __init__(
+        self, fetch: Callable[[Any], bytes | None] | None = None, label: str = "documents"
+    ) -> None:
         self._raw: dict[Any, bytes | None] = {}
         self._fetch = fetch
         self._opts = _codec()
+        self.label = label
+        self.corrupt: set = set()  # keys whose stored bytes do not decode
+        self._reported: set = set()
+
+    def _decode(self, key, blob: bytes) -> dict:
+        """Decode one document; bytes that are no BSON raise :class:`DatabaseError` naming
+        the document (and mark it: queries skip it, writes refuse to replace it)."""
+        import bson
+
+        try:
+            return bson.decode(blob, codec_options=self._opts)
+        except (bson.errors.InvalidBSON, ValueError, TypeError, IndexError) as exc:
+            self.corrupt.add(key)
+            raise DatabaseError(
+                f"document {key!r} in {self.label} is corrupt ({type(exc).__name__}); "
+                "restore it from a backup, or delete it to recompute that candidate"
+            ) from None
 
     def _blob(self, key) -> bytes:
         blob = self._raw[key]
@@ -53,13 +77,16 @@ class BsonDocuments(MutableMapping):
         return blob
 
     def __getitem__(self, key) -> dict:
-        import bson
-
-        return bson.decode(self._blob(key), codec_options=self._opts)
+        return self._decode(key, self._blob(key))
 
     def __setitem__(self, key, doc: dict) -> None:
         import bson
 
+        if key in self.corrupt:
+            raise DatabaseError(
+                f"document {key!r} in {self.label} is corrupt; refusing to write over it "
+                "(restore it from a backup, or delete it to recompute that candidate)"
+            )
         self._raw[key] = bson.encode(doc)
 
     def __delitem__(self, key) -> None:
@@ -93,13 +120,17 @@ class BsonDocuments(MutableMapping):
     def snapshot(self, keys=None) -> Iterator[dict]:
         """Decode the documents of ``keys`` (default: all, as of now) one at a time,
         skipping those deleted meanwhile."""
-        import bson
-
         for key in list(self._raw) if keys is None else keys:
             if key in self._raw:
                 blob = self.raw(key)
-                if blob is not None:
-                    yield bson.decode(blob, codec_options=self._opts)
+                if blob is None:
+                    continue
+                try:
+                    yield self._decode(key, blob)
+                except DatabaseError as exc:  # one line per document, then skipped
+                    if key not in self._reported:
+                        self._reported.add(key)
+                        logger.warning("%s; skipped", exc)
 
 
 def _plain(value) -> bool:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,7 @@ class _TrackedCollection(CollectionStore):
     def _new_documents(self) -> BsonDocuments:
         """Changed documents as BSON bytes, checkpointed ones read from the file
         (screening.store.compact)."""
-        return BsonDocuments(fetch=self._fetch)
+        return BsonDocuments(fetch=self._fetch, label=f"{self._db_name}.{self.name}")
 
     def _fetch(self, key) -> bytes | None:
         source = self._server.source
@@ -209,10 +210,15 @@ class DocumentFile:
                 "remove it to start a new one"
             )
         try:
-            self.conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
             if read_only:
-                self.conn.execute("PRAGMA query_only = 1")
+                self.conn = self._connect_read_only()
             else:
+                # another program's lock on the file (an SQLite browser...) fails within the
+                # database timeout, not after minutes
+                from screening.settings import get_settings
+
+                busy_s = get_settings().db_timeout_s
+                self.conn = sqlite3.connect(self.path, timeout=busy_s, isolation_level=None)
                 self.conn.execute("PRAGMA journal_mode = WAL")
                 self.conn.execute("PRAGMA synchronous = FULL")
                 for sql in _SCHEMA:
@@ -222,6 +228,20 @@ class DocumentFile:
             raise self._unreadable(exc) from None
         self.saved_indexes: dict[tuple[str, str], bytes] = {}
         self.closed = False
+        self.last_error: str | None = None  # of the last failed checkpoint (said once)
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """A connection that never writes. In a folder this process cannot write (a
+        read-only share, an archived campaign) SQLite cannot create the WAL index a normal
+        reader needs: the file is opened ``immutable`` there (nobody can be writing it)."""
+        from urllib.parse import quote
+
+        uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
+        if not os.access(self.path.parent, os.W_OK):
+            uri += "&immutable=1"
+        conn = sqlite3.connect(uri, uri=True, timeout=60.0, isolation_level=None)
+        conn.execute("PRAGMA query_only = 1")
+        return conn
 
     def _unreadable(self, exc: Exception) -> DatabaseError:
         return DatabaseError(
@@ -259,8 +279,7 @@ class DocumentFile:
         """One document's BSON as last checkpointed (None: not in the file). After
         :meth:`close` (a store this process forgot) the file is reopened read-only."""
         if self.closed:
-            self.conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
-            self.conn.execute("PRAGMA query_only = 1")
+            self.conn = self._connect_read_only()
             self.read_only, self.closed = True, False
         try:
             row = self.conn.execute(
@@ -309,9 +328,9 @@ class DocumentFile:
             with contextlib.suppress(sqlite3.Error):
                 self.conn.execute("ROLLBACK")
             store.tracker.give_back(dirty, dropped)
-            raise DatabaseError(
-                f"cannot write {self.path}: {exc}; the last checkpoint is unchanged"
-            ) from None
+            self.last_error = f"cannot write {self.path}: {exc}; the last checkpoint is unchanged"
+            raise DatabaseError(self.last_error) from None
+        self.last_error = None
         self.saved_indexes.update(indexes)
         for db, coll, key in dirty:  # on disk now: memory keeps the key only
             col = store._databases[db]._collections.get(coll)

@@ -57,6 +57,21 @@ FIELDS = {
 """--where names -> document paths: every column of the ranking table (the same stored
 fields the table prints), and more. ``flags = lever_arm`` matches a candidate carrying that
 flag among others."""
+TEXT_FIELDS = frozenset(
+    {
+        "candidate_id",
+        "formula",
+        "chemsys",
+        "prototype",
+        "mobile_ion",
+        "stage",
+        "status",
+        "tier",
+        "sampling",
+        "flags",
+    }
+)
+"""--where fields compared with text; every other field takes a number."""
 _OPS = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte", "=": "$eq", "==": "$eq", "!=": "$ne"}
 _TOKEN = re.compile(
     r"\s*(?:(?P<num>-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)|(?P<op><=|>=|==|!=|<|>|=)"
@@ -136,10 +151,18 @@ class _Parser:
             raise WhereError(f"--where: unknown field '{val}' (allowed: {', '.join(FIELDS)})")
         okind, op = self.take()
         if okind == "word" and op.lower() == "in":
-            return {FIELDS[val]: {"$in": self.value_list(val)}}
+            return {FIELDS[val]: {"$in": [self.typed(val, v) for v in self.value_list(val)]}}
         if okind != "op":
             raise WhereError(f"--where: expected a comparison after '{val}', got {op!r}")
-        return {FIELDS[val]: {_OPS[op]: self.value(f"{val} {op}")}}
+        return {FIELDS[val]: {_OPS[op]: self.typed(val, self.value(f"{val} {op}"))}}
+
+    @staticmethod
+    def typed(field: str, value: Any) -> Any:
+        """``value`` checked against the field's kind: a number field never silently
+        compares with a word (which would match nothing)."""
+        if field not in TEXT_FIELDS and not isinstance(value, float):
+            raise WhereError(f"--where: {field} takes a number, got {value!r}")
+        return value
 
     def value(self, after: str) -> Any:
         vkind, raw = self.take()
