@@ -208,3 +208,21 @@ def test_8_no_silent_overwrite_and_the_smaller_items(tmp_path):
     code = "from screening.cli.common import emit_json; emit_json({'x': float('nan'), 'y': [1.0]})"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == {"x": None, "y": [1.0]}
+
+
+def test_8_another_programs_lock_fails_fast(stored, tmp_path):
+    data = copy_of(stored, tmp_path)
+    conn = sqlite3.connect(data / "db.results.sqlite", isolation_level=None)
+    conn.execute("BEGIN EXCLUSIVE")
+    try:
+        t0 = time.time()
+        out = run(
+            [SCREENING, "campaign", "run", tmp_path / "p8.yaml"], env=env_for(data), check=False
+        )
+        errors = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
+        assert out.returncode != 0 and "Traceback" not in out.stderr
+        assert len(errors) == 1 and "locked by another program" in errors[0], out.stderr
+        assert time.time() - t0 < 40  # the 5 s database timeout, not minutes
+    finally:
+        conn.execute("ROLLBACK")
+        conn.close()

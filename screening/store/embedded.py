@@ -244,6 +244,11 @@ class DocumentFile:
         return conn
 
     def _unreadable(self, exc: Exception) -> DatabaseError:
+        if "locked" in str(exc):
+            return DatabaseError(
+                f"{self.path} is locked by another program ({exc}); close it (an SQLite "
+                "browser or shell?) and run again; nothing was changed"
+            )
         return DatabaseError(
             f"{self.path} is not a readable embedded database ({exc}); it was left untouched: "
             "restore it from a backup or move it away"
@@ -328,7 +333,12 @@ class DocumentFile:
             with contextlib.suppress(sqlite3.Error):
                 self.conn.execute("ROLLBACK")
             store.tracker.give_back(dirty, dropped)
-            self.last_error = f"cannot write {self.path}: {exc}; the last checkpoint is unchanged"
+            why = (
+                f"locked by another program ({exc}; an SQLite browser or shell?)"
+                if ("locked" in str(exc))
+                else str(exc)
+            )
+            self.last_error = f"cannot write {self.path}: {why}; the last checkpoint is unchanged"
             raise DatabaseError(self.last_error) from None
         self.last_error = None
         self.saved_indexes.update(indexes)
