@@ -42,7 +42,7 @@ def test_error_lines_never_show_the_password(tmp_path, uri):
 
 
 def test_redact_uri_keeps_scheme_and_host():
-    from screening.store.backend import redact_uri
+    from screening.store.server import redact_uri
 
     assert redact_uri("mongodb://admin:P@ss/w:0rd@db.example:27017/x") == (
         "mongodb://***@db.example:27017/x"

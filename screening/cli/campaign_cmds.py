@@ -324,8 +324,9 @@ def launchpad_file(
 
     from screening.flows.worker_env import KEY, carried_env
     from screening.settings import get_settings
-    from screening.store.backend import DatabaseTarget, embedded_path
+    from screening.store.backend import embedded_path
     from screening.store.launchpad import EMBEDDED_KEY
+    from screening.store.server import DatabaseTarget
 
     def write_private(path: Path, text: str) -> None:
         try:

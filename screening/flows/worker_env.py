@@ -22,7 +22,7 @@ CARRIED = ("SCREENING_MODELS_DIR", "SCREENING_DATA_DIR", "SCREENING_DEFAULT_MODE
 def carried_env() -> dict[str, str]:
     """The settings of this shell that workers should inherit (resolved to absolute paths)."""
     from screening.settings import get_settings
-    from screening.store.backend import DatabaseTarget
+    from screening.store.server import DatabaseTarget
 
     s = get_settings()
     out = {}

@@ -19,7 +19,6 @@ without the lock and never write it. A real server is pinged once with a short t
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import sys
@@ -31,12 +30,13 @@ from typing import Any
 
 from screening.schemas.errors import DatabaseError
 from screening.settings import get_settings
+from screening.store.lockfile import _LOCKS, META, lock_writer, release_lock
+from screening.store.server import DatabaseTarget, ping_server, redact_uri
 
 logger = logging.getLogger(__name__)
 
 _SHARED_STORES: dict[str, Any] = {}
 _READERS: dict[str, Any] = {}
-_LOCKS: dict[str, int] = {}
 _RETIRED: weakref.WeakSet = weakref.WeakSet()
 _RESULTS: dict[str, tuple[Any, Any, Any]] = {}  # path -> (DocumentFile, store, finalizer)
 
@@ -58,44 +58,6 @@ def forget_embedded() -> None:
     _SHARED_STORES.clear()
     _READERS.clear()
     release_lock()
-
-
-def release_lock() -> None:
-    """Release this process's writer locks (also released by the OS when it exits)."""
-    for fd in _LOCKS.values():
-        with contextlib.suppress(OSError):
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
-    _LOCKS.clear()
-
-
-def _acquire_lock(path: Path) -> None:
-    """Exclusive, non-blocking writer lock on ``<path>.lock`` (holds this PID)."""
-    key = str(path)
-    if key in _LOCKS:
-        return
-    lock = path.with_name(path.name + ".lock")
-    try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise DatabaseError(f"cannot create {lock}: {exc.strerror}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-        os.close(fd)
-        raise DatabaseError(
-            f"{path} is being written by another process (PID {holder}); run one writing "
-            "command or FireWorks worker at a time on the embedded store, or use a MongoDB "
-            "server (SCREENING_DB_URI) for concurrent workers"
-        ) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, str(os.getpid()).encode(), 0)
-    _LOCKS[key] = fd
-    # a temp file left by a write that was killed or failed is stale now that we hold the lock
-    for tmp in path.parent.glob(f"{path.name}*.tmp"):
-        with contextlib.suppress(OSError):
-            tmp.unlink()
 
 
 @dataclass
@@ -131,65 +93,16 @@ class StoreHandle:
             _atomic_write(_SHARED_STORES[launchpad])
 
 
-_META = ("screening_meta", "writes")  # the LaunchPad file's write counter: {_id: "seq", n}
-
-
-def _store_seq(store) -> int:
-    """How many of our writes the in-memory copy ``store`` of a LaunchPad file has seen."""
-    try:
-        return int(store._databases[_META[0]]._collections[_META[1]]._documents["seq"]["n"])
-    except (KeyError, AttributeError, TypeError, ValueError):
-        return 0
-
-
-def _file_seq(path: Path) -> int:
-    """The write counter stored in the LaunchPad file ``path`` (0: none or unreadable)."""
-    import bson.json_util
-
-    try:
-        dct = bson.json_util.loads(path.read_text(encoding="utf-8"))
-        docs = dict(dct[_META[0]][_META[1]]["documents"])
-        return int(docs["seq"]["n"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0
-
-
 def _lock_writer(json_path: Path) -> None:
-    """Take the writer lock on the embedded store ``json_path``.
-
-    In a FireWorks worker (``rlaunch``) the LaunchPad read the file when the worker
-    started, before any of our code ran; that copy is written back at exit. A worker that
-    cannot write safely -- another process holds the lock, or the file was written since
-    the worker read it (the write counter moved) -- stops here: its copy is dropped
-    unwritten, one ``error:`` line says why and how to run several workers, exit status 3.
-    Elsewhere a held lock raises :class:`DatabaseError` as before.
-    """
-    if str(json_path) in _LOCKS:
-        return
+    """:func:`screening.store.lockfile.lock_writer` with the LaunchPad copy FireWorks holds
+    in this process, if any."""
     existing = None
-    if "fireworks.core.launchpad" in sys.modules and "mongomock_persistence" in sys.modules:
-        from mongomock.store import ServerStore
+    if str(json_path) not in _LOCKS and "fireworks.core.launchpad" in sys.modules:
+        if "mongomock_persistence" in sys.modules:
+            from mongomock.store import ServerStore
 
-        existing = _existing_server_store(ServerStore, str(json_path))
-    try:
-        _acquire_lock(json_path)
-        if existing is not None and _file_seq(json_path) != _store_seq(existing):
-            release_lock()
-            raise DatabaseError(
-                f"{json_path} was written by another process after this worker read it"
-            )
-    except DatabaseError as exc:
-        if existing is None:
-            raise
-        existing._finalizer.detach()  # never write a stale copy over the other's work
-        sys.stderr.write(
-            f"error: {exc}; this worker stopped before running its firework and left the "
-            "LaunchPad unchanged. The embedded store takes one worker at a time (rlaunch "
-            "rapidfire or `screening campaign launch`); for N workers per node use a MongoDB "
-            "server (SCREENING_DB_URI, then `screening db launchpad-file`)\n"
-        )
-        sys.stderr.flush()
-        os._exit(3)
+            existing = _existing_server_store(ServerStore, str(json_path))
+    lock_writer(json_path, existing)
 
 
 def _atomic_write(store) -> None:
@@ -206,7 +119,7 @@ def _atomic_write(store) -> None:
     import mongomock
 
     path = Path(store._filename)
-    meta = mongomock.MongoClient(_store=store)[_META[0]][_META[1]]
+    meta = mongomock.MongoClient(_store=store)[META[0]][META[1]]
     meta.update_one({"_id": "seq"}, {"$inc": {"n": 1}}, upsert=True)
     tmp = None
     try:
@@ -339,78 +252,6 @@ def shared_server_store(path: Path, *, read_only: bool = False):
 
     mongomock.mongo_client.ServerStore = _factory
     return store
-
-
-def redact_uri(uri: str) -> str:
-    """The URI with user and password replaced by ``***`` (for messages and logs).
-
-    Everything before the last ``@`` after the scheme is credentials: a password may itself
-    hold ``@``, ``:`` or ``/`` (unescaped, as users type them), a host never holds ``@``.
-    Works with or without a scheme."""
-    scheme, sep, rest = uri.partition("://")
-    if not sep:
-        scheme, rest = "", uri
-    if "@" in rest:
-        rest = "***@" + rest.rsplit("@", 1)[1]
-    return f"{scheme}{sep}{rest}"
-
-
-def ping_server(uri: str, name: str, *, timeout_s: float, source: str = "SCREENING_DB_URI"):
-    """A pymongo Database on ``uri`` after one successful ping.
-
-    Raises
-    ------
-    DatabaseError
-        For a URI that is not ``mongodb://`` / ``mongodb+srv://``, or a server that does not
-        answer within ``timeout_s`` (host named, password never).
-    """
-    if not uri.startswith(("mongodb://", "mongodb+srv://")):
-        shown = uri.split("://", 1)[0] if "://" in uri else redact_uri(uri)[:60]
-        raise DatabaseError(f"{source}: expected mongodb://… or mongodb+srv://…, got {shown!r}")
-    import pymongo
-    from pymongo.errors import PyMongoError
-
-    ms = int(timeout_s * 1000)
-    try:
-        client = pymongo.MongoClient(
-            uri, w="majority", serverSelectionTimeoutMS=ms, connectTimeoutMS=ms
-        )
-        client.admin.command("ping")
-    except (PyMongoError, ValueError) as exc:
-        raise DatabaseError(
-            f"MongoDB at {redact_uri(uri)} did not answer within {timeout_s:g} s "
-            f"({type(exc).__name__}); check {source}, the server and the network"
-        ) from None
-    return client[name]
-
-
-@dataclass(frozen=True)
-class DatabaseTarget:
-    """Where results (and the embedded LaunchPad) live: the one place that decides between
-    a MongoDB server (``SCREENING_DB_URI``) and the embedded file.
-
-    Attributes
-    ----------
-    uri : str or None
-        MongoDB URI (with credentials; never log it, see :func:`redact_uri`); None: embedded.
-    name : str
-        Database name.
-    """
-
-    uri: str | None
-    name: str
-
-    @property
-    def embedded(self) -> bool:
-        """True for the embedded file store."""
-        return self.uri is None
-
-    @classmethod
-    def from_settings(cls, uri: str | None = None, name: str | None = None) -> DatabaseTarget:
-        """The configured target (``SCREENING_DB_URI``, ``SCREENING_DB_NAME``), optionally
-        overridden."""
-        settings = get_settings()
-        return cls(uri or settings.db_uri or None, name or settings.db_name)
 
 
 def connect(

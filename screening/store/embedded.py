@@ -236,10 +236,11 @@ class DocumentFile:
         reader needs: the file is opened ``immutable`` there (nobody can be writing it)."""
         from urllib.parse import quote
 
-        uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
-        if not os.access(self.path.parent, os.W_OK):
-            uri += "&immutable=1"
-        conn = sqlite3.connect(uri, uri=True, timeout=60.0, isolation_level=None)
+        if os.access(self.path.parent, os.W_OK):  # closing removes the WAL files it made
+            conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+        else:
+            uri = f"file:{quote(str(self.path.resolve()))}?mode=ro&immutable=1"
+            conn = sqlite3.connect(uri, uri=True, timeout=60.0, isolation_level=None)
         conn.execute("PRAGMA query_only = 1")
         return conn
 

@@ -31,7 +31,8 @@ def open_launchpad(launchpad_file: str | Path | None = None):
     import logging
 
     from screening.settings import get_settings
-    from screening.store.backend import DatabaseTarget, embedded_path, ping_server
+    from screening.store.backend import embedded_path
+    from screening.store.server import DatabaseTarget, ping_server
 
     # FireWorks logs every step at INFO to stdout *and* lets the record propagate to the
     # root handler (each line twice); our commands show its warnings only, once
@@ -70,7 +71,8 @@ def open_launchpad(launchpad_file: str | Path | None = None):
 
 
 def _embedded_launchpad(path: Path):
-    from screening.store.backend import DatabaseTarget, shared_server_store
+    from screening.store.backend import shared_server_store
+    from screening.store.server import DatabaseTarget
 
     shared_server_store(path)  # lock, MONGOMOCK_SERVERSTORE_FILE, one shared store
     import fireworks.core.launchpad as launchpad_module
