@@ -8,6 +8,7 @@ import typer
 
 from screening.cli import (
     campaign_cmds,
+    db_cmds,
     diffusion_cmds,
     generate_cmds,
     mlff_cmds,
@@ -41,7 +42,7 @@ app.command("export")(results_cmds.export)
 app.command("plot")(results_cmds.plot)
 campaign_cmds.campaign_app.command("plan")(plan_cmds.plan)
 app.add_typer(campaign_cmds.campaign_app, name="campaign")
-app.add_typer(campaign_cmds.db_app, name="db")
+app.add_typer(db_cmds.db_app, name="db")
 
 
 if __name__ == "__main__":
