@@ -19,8 +19,11 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# two worker processes (the CI's two cores); conftest gives each its share of the threads,
+# and tests that share an expensive fixture run in one worker (xdist_group)
+TEST_WORKERS ?= 2
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 lint: install
 	$(VENV)/bin/ruff check screening tests bench

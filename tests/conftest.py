@@ -12,6 +12,13 @@ REPO = Path(__file__).resolve().parents[1]
 _SHARED = REPO.parent / "shared" / "models"
 if "SCREENING_MODELS_DIR" not in os.environ and _SHARED.is_dir():
     os.environ["SCREENING_MODELS_DIR"] = str(_SHARED)
+if os.environ.get("PYTEST_XDIST_WORKER") and "SCREENING_THREADS" not in os.environ:
+    # `pytest -n N`: the cores are shared between N worker processes; torch would start
+    # one thread per core in each (set before torch is imported; the subprocesses the
+    # tests start set their own)
+    _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    _n = max(1, (_cores or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    os.environ["SCREENING_THREADS"] = os.environ["OMP_NUM_THREADS"] = str(_n)
 
 
 def rocksalt(a: float, cation: str = "Li", anion: str = "Cl") -> Structure:
