@@ -19,11 +19,11 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# two worker processes (the CI's two cores); conftest gives each its share of the threads,
-# and tests that share an expensive fixture run in one worker (xdist_group)
+# two worker processes (the CI's two cores); conftest gives each its share of the threads
+# and sends the tests that share the expensive LGPS trajectory to one worker
 TEST_WORKERS ?= 2
 test: install
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	$(PY) -m pytest -q -n $(TEST_WORKERS)
 
 lint: install
 	$(VENV)/bin/ruff check screening tests bench

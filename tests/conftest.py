@@ -28,6 +28,13 @@ def rocksalt(a: float, cation: str = "Li", anion: str = "Cl") -> Structure:
     )
 
 
+def pytest_collection_modifyitems(config, items):
+    """The tests on the shared 4 ps LGPS trajectory (:func:`lgps_1000k`) first: under
+    ``pytest -n 2`` they all land in the first worker's first batch, so the trajectory is
+    computed once (xdist's ``loadgroup`` does not group under pytest 9)."""
+    items.sort(key=lambda item: "lgps_1000k" not in getattr(item, "fixturenames", ()))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_settings(tmp_path, monkeypatch):
     """Every test gets its own data dir (hence its own embedded database file) and freshly

@@ -189,7 +189,6 @@ def test_kinisi_agrees_on_synthetic_walks():
     assert abs(ours.haven_ratio - 0.5) <= 2 * ours.haven_ratio_err  # ours holds the known H
 
 
-@pytest.mark.xdist_group("lgps_1000k")
 def test_kinisi_agrees_on_real_fast_conductor(lgps_1000k):
     """The same cross-check on a 4 ps TensorNet trajectory of ordered Li10GeP2S12 at 1000 K
     (framework drift removed before both analyses)."""

@@ -118,7 +118,6 @@ def test_arrhenius_flags():
     assert "non_arrhenius" in fit_arrhenius(bent, n_mobile_per_cm3=1e22).flags
 
 
-@pytest.mark.xdist_group("lgps_1000k")
 def test_fast_conductor_beats_licl_at_1000k(tensornet, lgps_1000k):
     """Real check: ordered Li10GeP2S12 vs rock-salt LiCl at 1000 K, TensorNet.
 

@@ -147,7 +147,6 @@ def test_nemd_cli_bad_input_is_one_line(tmp_path, args, needle):
     assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], out.stderr
 
 
-@pytest.mark.xdist_group("lgps_1000k")
 def test_nemd_fast_conductor_matches_equilibrium_collective(tensornet, lgps_1000k):
     """Ordered Li10GeP2S12 at 1000 K under 0.2 V/Å (1 ps): sigma is positive beyond its error
     and agrees with the equilibrium collective sigma of the 4 ps run within combined 2 sigma.

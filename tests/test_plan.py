@@ -24,6 +24,7 @@ def test_plan_predicts_the_demos_relaxations(tmp_path):
     ]
     doc["funnel"]["top_k_md"] = 0  # relaxation only: what is compared
     doc["funnel"]["relax_max_steps"] = 30  # the same cap for the plan and the run (CI time)
+    doc["funnel"]["screen_temperature_k"] = None  # no screen MD: relaxation is compared
     doc.pop("references", None)  # the reference library's relaxations are not compared
     camp = tmp_path / "plan.yaml"
     camp.write_text(yaml.safe_dump(doc))

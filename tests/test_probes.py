@@ -46,7 +46,6 @@ def as_nobody(args: list) -> list:
     return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *args]
 
 
-@pytest.mark.xdist_group("probes_stored")
 def test_8_read_only_database_is_readable(stored):
     import tempfile
 
@@ -71,7 +70,6 @@ def test_8_read_only_database_is_readable(stored):
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.mark.xdist_group("probes_stored")
 def test_8_corrupt_document_is_named_and_skipped_or_refused(stored, tmp_path):
     data = copy_of(stored, tmp_path)
     env = env_for(data)
@@ -212,7 +210,6 @@ def test_8_no_silent_overwrite_and_the_smaller_items(tmp_path):
     assert json.loads(out.stdout) == {"x": None, "y": [1.0]}
 
 
-@pytest.mark.xdist_group("probes_stored")
 def test_8_another_programs_lock_fails_fast(stored, tmp_path):
     data = copy_of(stored, tmp_path)
     conn = sqlite3.connect(data / "db.results.sqlite", isolation_level=None)

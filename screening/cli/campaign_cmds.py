@@ -144,14 +144,23 @@ def launch(
     launchpad: Path | None = typer.Option(None, "--launchpad", help="my_launchpad.yaml"),
     nlaunches: int = typer.Option(0, "--nlaunches", help="0: until nothing is ready."),
 ) -> None:
-    """FireWorks rapidfire in this process (shares the embedded store with the results)."""
+    """Run ready Fireworks in this process until none is left (shares the embedded store
+    with the results). Each runs in the current folder, like `rlaunch singleshot`: our jobs
+    write to the database, so no launcher_* folder or FW.json is left behind."""
     from screening.flows.submit import get_launchpad
+    from screening.store.launchpad import QUIET
 
     lp = get_launchpad(launchpad)  # before FireWorks binds a MongoClient of its own
+    import fireworks.core.rocket as rocket_module
     from fireworks import FWorker
-    from fireworks.core.rocket_launcher import rapidfire
+    from fireworks.core.rocket_launcher import launch_rocket
 
-    rapidfire(lp, FWorker(), nlaunches=nlaunches)
+    rocket_module.PRINT_FW_JSON = False
+    worker, done = FWorker(), 0
+    while (nlaunches == 0 or done < nlaunches) and lp.run_exists(worker):
+        if not launch_rocket(lp, worker, strm_lvl=QUIET):
+            break
+        done += 1
     from screening.store.results import ResultStore
 
     ResultStore().flush()
