@@ -1,6 +1,6 @@
 """LaunchPad files as users pass them around (hostile-probe issue, item 2): a server's file
-is pinged before any work, an embedded store's file works from any folder. Every command
-in its own process."""
+is pinged before any work, an embedded store's file works from any folder; and submitted
+work carries its campaign (item 6). Every command in its own process."""
 
 from __future__ import annotations
 
@@ -59,3 +59,23 @@ def test_2_embedded_launchpad_file_works_from_any_folder(tmp_path):
     assert "anywhere" in wf["name"]
     status = run([SCREENING, "campaign", "status", "anywhere", "--json"], env=env).stdout
     assert json.loads(status)["counts"]["shards_total"] == 1  # the fan-out ran there
+
+
+def test_6_queued_work_runs_what_was_submitted_not_the_file(tmp_path):
+    env = env_for(tmp_path / "data")
+    camp = campaign(tmp_path, "frozen", ["Y", "Sc"], top_k_md=0)
+    run([SCREENING, "campaign", "submit", camp], env=env, cwd=tmp_path)
+    # after submit the file is moved away, and what is left at its path is no campaign
+    camp.rename(tmp_path / "moved.yaml")
+    camp.write_text("name: [not, a, campaign]\n")
+    # the generate fan-out and its shard job (no model needed), in a new process
+    run([SCREENING, "campaign", "launch", "--nlaunches", "2"], env=env, cwd=tmp_path)
+    db = load_db(tmp_path / "data" / "db.json")["screening"]
+    states = {d["name"]: d["state"] for _, d in db["fireworks"]["documents"]}
+    assert "FIZZLED" not in states.values(), states
+    status = run([SCREENING, "campaign", "status", "frozen", "--json"], env=env).stdout
+    counts = json.loads(status)["counts"]
+    assert counts["shards_done"] == counts["shards_total"] == 1
+    assert counts["passed_filters"] == 2  # the submitted substitutions, from the workflow
+    fws = [d for _, d in db["fireworks"]["documents"]]
+    assert all(str(camp) not in json.dumps(f["spec"], default=str) for f in fws)
