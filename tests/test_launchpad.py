@@ -69,7 +69,7 @@ def test_6_queued_work_runs_what_was_submitted_not_the_file(tmp_path):
     camp.rename(tmp_path / "moved.yaml")
     camp.write_text("name: [not, a, campaign]\n")
     # the generate fan-out and its shard job (no model needed), in a new process
-    run([SCREENING, "campaign", "launch", "--nlaunches", "2"], env=env, cwd=tmp_path)
+    run([SCREENING, "campaign", "launch", "--nlaunches", "2"], env=env, cwd=tmp_path, timeout=120)
     db = load_db(tmp_path / "data" / "db.json")["screening"]
     states = {d["name"]: d["state"] for _, d in db["fireworks"]["documents"]}
     assert "FIZZLED" not in states.values(), states
