@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import yaml
 from test_reliability import SCREENING, campaign, env_for, load_db, one_error_line, run
@@ -79,3 +80,48 @@ def test_6_queued_work_runs_what_was_submitted_not_the_file(tmp_path):
     assert counts["passed_filters"] == 2  # the submitted substitutions, from the workflow
     fws = [d for _, d in db["fireworks"]["documents"]]
     assert all(str(camp) not in json.dumps(f["spec"], default=str) for f in fws)
+
+
+def test_1_worker_refused_while_another_process_writes(tmp_path):
+    """A worker started while another process holds the embedded store (here a stand-in
+    for `campaign run`: a process that opened the results for writing) is refused in one
+    line with a non-zero exit, and the LaunchPad file is left as it was."""
+    import subprocess
+    import sys
+
+    env = env_for(tmp_path / "data")
+    camp = campaign(tmp_path, "busy", ["Y"], top_k_md=0)
+    run([SCREENING, "campaign", "submit", camp], env=env, cwd=tmp_path)
+    run([SCREENING, "db", "launchpad-file", "my_launchpad.yaml"], env=env, cwd=tmp_path)
+    db = tmp_path / "data" / "db.json"
+    before = db.read_bytes()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from screening.store.results import ResultStore; import sys, time; ResultStore(); "
+            "print('locked', flush=True); time.sleep(120)",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        rlaunch = Path(sys.executable).parent / "rlaunch"
+        out = run(
+            [rlaunch, "-l", "my_launchpad.yaml", "singleshot"],
+            env=env,
+            cwd=tmp_path,
+            check=False,
+            timeout=120,
+        )
+        assert out.returncode == 3, out.stderr[-2000:]
+        errors = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
+        assert len(errors) == 1 and "being written by another process" in errors[0]
+        out = run([SCREENING, "campaign", "launch"], env=env, cwd=tmp_path, check=False)
+        one_error_line(out, "being written by another process")
+        assert db.read_bytes() == before
+    finally:
+        holder.kill()
+        holder.wait()
