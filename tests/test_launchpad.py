@@ -5,11 +5,12 @@ work carries its campaign (item 6). Every command in its own process."""
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
 import yaml
-from test_reliability import SCREENING, campaign, env_for, load_db, one_error_line, run
+from test_reliability import SCREENING, campaign, candidates, env_for, load_db, one_error_line, run
 
 
 def test_2_launchpad_file_server_is_pinged_first(tmp_path):
@@ -87,7 +88,6 @@ def test_1_worker_refused_while_another_process_writes(tmp_path):
     for `campaign run`: a process that opened the results for writing) is refused in one
     line with a non-zero exit, and the LaunchPad file is left as it was."""
     import subprocess
-    import sys
 
     env = env_for(tmp_path / "data")
     camp = campaign(tmp_path, "busy", ["Y"], top_k_md=0)
@@ -125,3 +125,50 @@ def test_1_worker_refused_while_another_process_writes(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+# -- 10. credentials and duplicate submissions ---------------------------------------------------
+def test_10_launchpad_file_is_private_and_submit_is_not_duplicated(tmp_path):
+    env = env_for(tmp_path / "data")
+    out_file = tmp_path / "lp.yaml"
+    run(
+        [SCREENING, "db", "launchpad-file", out_file],
+        env={**env, "SCREENING_DB_URI": "mongodb://u:pw@db.example:27017/x"},
+    )
+    assert out_file.stat().st_mode & 0o777 == 0o600
+    # hostile-probe issue, item 8: existing files are not overwritten without --force
+    one_error_line(
+        run([SCREENING, "db", "launchpad-file", tmp_path / "lp2.yaml"], env=env, check=False),
+        "FW_config.yaml",
+        "--force",
+    )
+    run([SCREENING, "db", "launchpad-file", tmp_path / "lp2.yaml", "--force"], env=env)
+    assert (tmp_path / "lp2.yaml").stat().st_mode & 0o777 == 0o600
+    camp = campaign(tmp_path, "dup", ["Y"])
+    run([SCREENING, "campaign", "submit", camp], env=env)
+    one_error_line(
+        run([SCREENING, "campaign", "submit", camp], env=env, check=False), "already", "--force"
+    )
+    assert "submitted" in run([SCREENING, "campaign", "submit", camp, "--force"], env=env).stdout
+    wfs = load_db(tmp_path / "data" / "db.json")["screening"]["workflows"]["documents"]
+    assert len(wfs) == 2
+
+
+def test_1_jobflow_file_makes_the_screening_database_the_job_store(tmp_path):
+    """`db jobflow-file`: jobflow's default JOB_STORE becomes the results' database, so a job
+    run by plain jobflow in one process leaves its output where another process reads it."""
+    env = env_for(tmp_path / "data")
+    run([SCREENING, "db", "jobflow-file", tmp_path / "jobflow.yaml"], env=env)
+    assert "password" not in (tmp_path / "jobflow.yaml").read_text()
+    code = (
+        "from jobflow import job, run_locally\n"
+        "@job\ndef add(a, b):\n    return a + b\n"
+        "run_locally(add(1, 2), log=False, ensure_success=True)\n"
+    )
+    run(
+        [sys.executable, "-c", code],
+        env={**env, "JOBFLOW_CONFIG_FILE": str(tmp_path / "jobflow.yaml")},
+        cwd=tmp_path,
+    )
+    outputs = candidates(tmp_path / "data" / "db.json", "jobflow_outputs")
+    assert [d["output"] for d in outputs.values()] == [3]
