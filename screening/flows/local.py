@@ -8,6 +8,7 @@ interrupted run resumes where it stopped.
 from __future__ import annotations
 
 import signal
+import sys
 import time
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from rich.progress import (
 )
 
 from screening.flows.funnel import FUNNEL, Stage, active
+from screening.flows.progress import PlainProgress
 from screening.mlff.registry import LoadedModel
 from screening.schemas.campaign import CampaignSpec
 from screening.store.results import ResultStore
@@ -62,7 +64,9 @@ def run_campaign(
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with _sigterm_as_interrupt(), Progress(*columns, transient=False) as progress:
+    bars = sys.stdout.isatty()  # plain, flushed lines in a log file (flows.progress)
+    shown = Progress(*columns, transient=False) if bars else PlainProgress(sys.stdout)
+    with _sigterm_as_interrupt(), shown as progress:
         try:
             store.ensure_indexes()
             for stage in active(funnel, spec):
@@ -74,7 +78,7 @@ def run_campaign(
     return summary
 
 
-def _run_stage(stage: Stage, spec, store, model, progress: Progress) -> None:
+def _run_stage(stage: Stage, spec, store, model, progress: Progress | PlainProgress) -> None:
     """One stage: its selection, then its chunks in order."""
     use = model if stage.uses_model(spec) else None
     if stage.select is not None:
