@@ -40,10 +40,11 @@ def _warn(spec, protos, model: str | None) -> None:
     )
     from screening.generate.enumerate import Enumerator
 
-    check_campaign(spec, protos, model)
+    enumerator = Enumerator(spec, protos)
+    check_campaign(spec, protos, model, enumerator)
     check_references(spec, protos)
     check_memory(spec, protos)
-    for line in campaign_warnings(spec, Enumerator(spec, protos)):
+    for line in campaign_warnings(spec, enumerator):
         typer.echo(f"warning: {line}", err=True)
 
 

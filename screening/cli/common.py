@@ -175,16 +175,14 @@ def quiet_load_model(name: str | None, *, structure=None, source=None, others=()
     ``source`` before any work; so are those of ``others`` (``(structure, source)`` pairs,
     e.g. reference phases), without the size check.
     """
-    from screening.mlff.registry import check_model_name, load_model, supported_elements
+    from screening.mlff.registry import check_model_name, load_model, unsupported_elements
     from screening.settings import get_settings
 
     name = check_model_name(name or get_settings().default_model)
     if structure is not None:
         check_cell_size(structure, source or "structure")
-    known = supported_elements(name)
     for s, src in [(structure, source), *others] if structure is not None else others:
-        missing = sorted({el.symbol for el in s.composition} - (known or set()))
-        if known is not None and missing:
+        if missing := unsupported_elements(name, {el.symbol for el in s.composition}):
             raise ScreeningInputError(
                 f"{src or 'structure'}: element(s) {', '.join(missing)} not supported by "
                 f"model {name!r}"

@@ -65,12 +65,13 @@ def launchpad_file(
         raise ScreeningInputError(
             f"{' and '.join(existing)} already exist(s); use --force to overwrite"
         )
+    # our jobs write to the database, not the launch folder: no FW.json in each launcher_*
+    # folder (FireWorks' rapidfire still leaves the empty folders of the rockets it ran)
+    fw_config = {"LAUNCHPAD_LOC": str(out.resolve()), "PRINT_FW_JSON": False}
     if not target.embedded:
         doc = {"host": target.uri, "uri_mode": True, "name": target.name, **carried}
         write_private(out, yaml.safe_dump(doc))
-        write_private(
-            config, yaml.safe_dump({"LAUNCHPAD_LOC": str(out.resolve()), "PRINT_FW_JSON": False})
-        )
+        write_private(config, yaml.safe_dump(fw_config))
         typer.echo(f"wrote {out} and {config} (mode 0600: it holds the database password)")
         return
     db_file = embedded_path()
@@ -86,18 +87,7 @@ def launchpad_file(
         **carried,
     }
     write_private(out, yaml.safe_dump(doc))
-    write_private(
-        config,
-        yaml.safe_dump(
-            {
-                "MONGOMOCK_SERVERSTORE_FILE": str(db_file),
-                "LAUNCHPAD_LOC": str(out.resolve()),
-                # our jobs write to the database, not the launch folder: without FW.json
-                # in it, rapidfire removes each empty launcher_* folder after its job
-                "PRINT_FW_JSON": False,
-            }
-        ),
-    )
+    write_private(config, yaml.safe_dump({"MONGOMOCK_SERVERSTORE_FILE": str(db_file), **fw_config}))
     typer.echo(
         f"wrote {out} and {config} (MONGOMOCK_SERVERSTORE_FILE={db_file}: FireWorks' "
         f"tools started in {config.parent} need nothing exported)"

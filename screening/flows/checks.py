@@ -102,19 +102,22 @@ COUNT_AT_VALIDATE = 100_000
 """Largest substitution space that `validate` counts through the filters (cheap below it)."""
 
 
-def check_campaign(spec: CampaignSpec, prototypes, model_name: str | None) -> None:
+def check_campaign(
+    spec: CampaignSpec, prototypes, model_name: str | None, enumerator: Enumerator | None = None
+) -> None:
     """Refuse, before anything is relaxed or stored, a campaign that cannot give results:
     no prototype holding the mobile ion, an element the model was not trained on (in the
     prototypes or the substitutions), a reference folder that is not there, or no
     candidate at all (no substitution map, or -- for spaces up to
-    :data:`COUNT_AT_VALIDATE` maps -- none passing the filters).
+    :data:`COUNT_AT_VALIDATE` maps -- none passing the filters). ``enumerator``: one already
+    built on these prototypes (its counts are reset after counting).
 
     Raises
     ------
     ScreeningInputError
         One line naming the field.
     """
-    from screening.mlff.registry import supported_elements
+    from screening.mlff.registry import unsupported_elements
     from screening.schemas.errors import ScreeningInputError
     from screening.settings import get_settings
 
@@ -125,25 +128,26 @@ def check_campaign(spec: CampaignSpec, prototypes, model_name: str | None) -> No
             f"{', '.join(sorted(present))}); no candidate could conduct it"
         )
     name = model_name or spec.model or get_settings().default_model
-    known = supported_elements(name)
-    if known is not None:
-        used = present | {el for vs in spec.substitutions.values() for el in vs}
-        if missing := sorted(used - known):
-            raise ScreeningInputError(
-                f"substitutions/prototypes: model {name} was not trained on "
-                f"{', '.join(missing)}; remove {'it' if len(missing) == 1 else 'them'}"
-            )
+    used = present | {el for vs in spec.substitutions.values() for el in vs}
+    if missing := unsupported_elements(name, used):
+        raise ScreeningInputError(
+            f"substitutions/prototypes: model {name} was not trained on "
+            f"{', '.join(missing)}; remove {'it' if len(missing) == 1 else 'them'}"
+        )
     if spec.references and spec.references != "auto":
         folder = spec.base_dir / spec.references
         if not folder.is_dir():
             raise ScreeningInputError(f"references: folder {folder} not found")
-    enum = Enumerator(spec, prototypes)
+    enum = enumerator or Enumerator(spec, prototypes)
     n_maps = sum(enum.n_maps(p) for p in range(len(prototypes)))
     if n_maps == 0:
         raise ScreeningInputError("substitutions: the campaign has no candidate")
-    if n_maps <= COUNT_AT_VALIDATE and enum.count()["passed"] == 0:
-        rejected = enum.summary()["rejected_by_reason"]
-        reasons = ", ".join(f"{k} {v}" for k, v in rejected.items()) or "none"
-        raise ScreeningInputError(
-            f"filters: no candidate passes them (rejected: {reasons}); loosen the filters"
-        )
+    if n_maps <= COUNT_AT_VALIDATE:
+        counted = enum.count()
+        enum.reset_counts()
+        if counted["passed"] == 0:
+            reasons = ", ".join(f"{k} {v}" for k, v in counted["rejected_by_reason"].items())
+            raise ScreeningInputError(
+                f"filters: no candidate passes them (rejected: {reasons or 'none'}); "
+                "loosen the filters"
+            )

@@ -182,6 +182,13 @@ def supported_elements(name: str) -> set[str] | None:
         return None
 
 
+def unsupported_elements(name: str, elements) -> list[str]:
+    """The symbols among ``elements`` the named model was not trained on, sorted ([] when
+    its element list is unknown, see :func:`supported_elements`)."""
+    known = supported_elements(name)
+    return [] if known is None else sorted(set(elements) - known)
+
+
 def is_online(host: str = "huggingface.co") -> bool:
     """Cheap check (DNS only) before trying a download that would retry for minutes."""
     try:
