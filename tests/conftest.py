@@ -28,11 +28,20 @@ def rocksalt(a: float, cation: str = "Li", anion: str = "Cl") -> Structure:
     )
 
 
+SHARED_FIXTURES = ("lgps_1000k", "screened_campaign")
+
+
 def pytest_collection_modifyitems(config, items):
-    """The tests on the shared 4 ps LGPS trajectory (:func:`lgps_1000k`) first: under
-    ``pytest -n 2`` they all land in the first worker's first batch, so the trajectory is
-    computed once (xdist's ``loadgroup`` does not group under pytest 9)."""
-    items.sort(key=lambda item: "lgps_1000k" not in getattr(item, "fixturenames", ()))
+    """The tests on an expensive shared session fixture (the 4 ps LGPS trajectory
+    :func:`lgps_1000k`, the screen + series campaign :func:`screened_campaign`) first, each
+    group together: under ``pytest -n 2`` they land in the first worker's first batch, so
+    each fixture is computed once (xdist's ``loadgroup`` does not group under pytest 9)."""
+
+    def key(item) -> int:
+        names = getattr(item, "fixturenames", ())
+        return next((i for i, f in enumerate(SHARED_FIXTURES) if f in names), len(SHARED_FIXTURES))
+
+    items.sort(key=key)
 
 
 @pytest.fixture(autouse=True)
@@ -87,3 +96,49 @@ def lgps_1000k(tensornet):
         stride=5,
         seed=0,
     )
+
+
+SCREENED_CAMPAIGN = {
+    "name": "screened",
+    "mobile_ion": "Li",
+    "prototypes": [{"path": str(REPO / "workflows" / "prototypes" / "Li3YCl6.cif")}],
+    "substitutions": {"Y": ["Y", "Sc", "In"], "Cl": ["Cl", "Br"]},
+    "funnel": {
+        "chunk_size": 6,
+        "relax_max_steps": 15,
+        "e_hull_max_ev_per_atom": 1.0,
+        "screen_temperature_k": 900,
+        "screen_steps": 40,
+        "screen_top_n": 6,
+        "top_k_md": 2,
+        "md_temperatures_k": [800, 1000],
+        "md_steps": 20,
+        "md_max_atoms": 20,
+    },
+}
+
+
+@pytest.fixture(scope="session")
+def screened_campaign(tmp_path_factory):
+    """Six Li3MX6 candidates (M = Y, Sc, In; X = Cl, Br) run by ``screening campaign run``
+    in a subprocess (real model): all six screened at 900 K (40 batched MD steps), the best
+    two given the full series. Returns ``(folder, env, completed process)``; the data are in
+    ``folder / "data"``. Tests only read it."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    folder = tmp_path_factory.mktemp("screened")
+    camp = folder / "screened.yaml"
+    camp.write_text(yaml.safe_dump(SCREENED_CAMPAIGN))
+    env = {**os.environ, "SCREENING_DATA_DIR": str(folder / "data"), "OMP_NUM_THREADS": "1"}
+    screening = str(Path(sys.executable).with_name("screening"))
+    out = subprocess.run(
+        [screening, "campaign", "run", str(camp)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    return folder, env, out

@@ -3,50 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
 from conftest import REPO, rocksalt
 
 SCREENING = str(Path(sys.executable).with_name("screening"))
 
 
-def test_screen_campaign_sends_only_the_screen_top_k_to_the_series(tmp_path, tensornet):
+def test_screen_campaign_sends_only_the_screen_top_k_to_the_series(screened_campaign):
     """Six Li3MX6 candidates (M = Y, Sc, In; X = Cl, Br): all six are screened at 900 K in
     one batched MD (40 steps: a bound, enough to order them); the two best by screen score,
     and only they, get the full series, in screen-score order."""
-    doc = {
-        "name": "screened",
-        "mobile_ion": "Li",
-        "prototypes": [{"path": str(REPO / "workflows" / "prototypes" / "Li3YCl6.cif")}],
-        "substitutions": {"Y": ["Y", "Sc", "In"], "Cl": ["Cl", "Br"]},
-        "funnel": {
-            "chunk_size": 6,
-            "relax_max_steps": 15,
-            "e_hull_max_ev_per_atom": 1.0,
-            "screen_temperature_k": 900,
-            "screen_steps": 40,
-            "screen_top_n": 6,
-            "top_k_md": 2,
-            "md_temperatures_k": [800, 1000],
-            "md_steps": 20,
-            "md_max_atoms": 20,
-        },
-    }
-    camp = tmp_path / "screened.yaml"
-    camp.write_text(yaml.safe_dump(doc))
-    env = {**os.environ, "SCREENING_DATA_DIR": str(tmp_path / "data"), "OMP_NUM_THREADS": "1"}
-    out = subprocess.run(
-        [SCREENING, "campaign", "run", str(camp)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    tmp_path, env, out = screened_campaign
     assert out.returncode == 0, out.stderr[-3000:]
     from screening.store.embedded import read_collection
 

@@ -13,7 +13,7 @@ from screening.analysis.msd import MSDCurve
 from screening.schemas.results import ArrheniusResult, DiffusionResult
 
 
-def _png(fig) -> bytes:
+def png_bytes(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
     import matplotlib.pyplot as plt
@@ -47,7 +47,7 @@ class MSDPanel:
 
 def msd_plot(panels: Sequence[MSDPanel], *, title: str | None = None) -> bytes:
     """PNG of :func:`msd_figure`."""
-    return _png(msd_figure(panels, title=title))
+    return png_bytes(msd_figure(panels, title=title))
 
 
 def msd_figure(panels: Sequence[MSDPanel], *, title: str | None = None):
@@ -101,7 +101,7 @@ def arrhenius_plot(
     results: Sequence[DiffusionResult], fit: ArrheniusResult, *, title: str | None = None
 ) -> bytes:
     """PNG of :func:`arrhenius_figure`."""
-    return _png(arrhenius_figure(results, fit, title=title))
+    return png_bytes(arrhenius_figure(results, fit, title=title))
 
 
 def arrhenius_figure(

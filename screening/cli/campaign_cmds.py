@@ -205,6 +205,7 @@ def rank_cmd(
     csv_out: bool = typer.Option(False, "--csv"),
 ) -> None:
     """Rank a campaign's candidates by score."""
+    from screening.report.text import FLAG_MEANING
     from screening.store.query import parse_where
     from screening.store.ranking import flag_counts, rank, rank_rows
     from screening.store.results import ResultStore
@@ -231,6 +232,8 @@ ID_PREFIX = 10  # the table shows this much of each id; every command takes any 
 def _print_table(name: str, flat: list[dict], flagged: dict[str, int]) -> None:
     """The ranking as a rich table, the flag counts and the score legend (full ids:
     --json / --csv)."""
+    from screening.report.text import FLAG_MEANING, d_text, e_hull_text, ea_text, sigma_text
+
     table = Table(title=f"{name}: top {len(flat)} by score", title_justify="left")
     cols = ("#", "formula", "ord", "score", "E_hull eV/at", "σ(300 K) S/cm [95 %]", "Ea eV")
     for col in (*cols, "D(T) cm²/s", "N_eff", "tier", "sampling", "flags", "id"):
@@ -242,10 +245,10 @@ def _print_table(name: str, flat: list[dict], flagged: dict[str, int]) -> None:
             r["formula"],
             "-" if r["ordering"] is None else str(r["ordering"]),
             f"{r['score']:.2f}",
-            _e_hull_text(r),
-            _sigma_text(r),
-            _ea_text(r),
-            _d_text(r),
+            e_hull_text(r),
+            sigma_text(r),
+            ea_text(r),
+            d_text(r),
             "-" if r["n_eff"] is None else f"{r['n_eff']:.0f}",
             str(r["tier"] or "-"),
             str(r["sampling"] or "-"),
@@ -261,41 +264,3 @@ def _print_table(name: str, flat: list[dict], flagged: dict[str, int]) -> None:
     from screening.store.ranking import SCORE_LEGEND
 
     console.print(SCORE_LEGEND, style="dim")
-
-
-FLAG_MEANING = {
-    "lever_arm": "300 K lies more than 3 fitted 1/T spans beyond their coldest run (or they "
-    "have one temperature), so sigma(300 K) leans on the Ea prior",
-    "framework_melting": "a run of theirs melted (left out of the score; later runs capped)",
-    "above_melting_estimate": "a run above their melting estimate (a superheated cell)",
-    "non_arrhenius": "their D(T) departs from one Arrhenius line (chi^2 p < 0.01)",
-}
-
-
-def _e_hull_text(r: dict) -> str:
-    e = r["e_hull_ev_per_atom"]
-    return "-" if e is None else f"{e:.3f}{'*' if r['e_hull_is_standin'] else ''}"
-
-
-def _sigma_text(r: dict) -> str:
-    if r["sigma_300k_s_cm"] is None:
-        return "-"
-    text = (
-        f"{r['sigma_300k_s_cm']:.1e} [{r['sigma_300k_lower_s_cm']:.0e}, "
-        f"{r['sigma_300k_upper_s_cm']:.0e}]"
-    )
-    return text + (" prior" if r["sampling"] == "no_md" else "")
-
-
-def _ea_text(r: dict) -> str:
-    if r["activation_energy_ev"] is None:
-        return "no fit"
-    return f"{r['activation_energy_ev']:.2f} ± {r['activation_energy_err_ev']:.2f}"
-
-
-def _d_text(r: dict) -> str:
-    if r["t_k"] is None:
-        return "-"
-    if r["d_cm2_s"] is not None:
-        return f"{r['d_cm2_s']:.1e} @{r['t_k']:.0f}K"
-    return f"<{r['d_upper_cm2_s']:.0e} @{r['t_k']:.0f}K"

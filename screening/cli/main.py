@@ -40,6 +40,7 @@ app.command("diffusion", context_settings={"allow_extra_args": True})(diffusion_
 app.command("nemd")(diffusion_cmds.nemd)
 app.command("export")(results_cmds.export)
 app.command("plot")(results_cmds.plot)
+app.command("report")(results_cmds.report)
 campaign_cmds.campaign_app.command("plan")(plan_cmds.plan)
 app.add_typer(campaign_cmds.campaign_app, name="campaign")
 app.add_typer(db_cmds.db_app, name="db")

@@ -81,3 +81,25 @@ def plot(
             raise ScreeningInputError(f"candidate {candidate_id!r}: artifact {k} is missing")
         (out / Path(k).name).write_bytes(data)
         typer.echo(str(out / Path(k).name))
+
+
+@handle_errors
+def report(
+    name: str = typer.Argument(..., help="Campaign name."),
+    out: Path = typer.Option(..., "--out", help="Folder for index.html (created)."),
+    top: int = typer.Option(20, "--top", help="Candidates in the table, each with a section."),
+) -> None:
+    """Write a self-contained HTML report of a campaign (opens from disk: funnel, ranking,
+    E_hull vs sigma(300 K), the screen's D, one section per top candidate, spec and
+    provenance)."""
+    from screening.cli.common import check_writable_folder
+    from screening.report.page import write_report
+    from screening.store.results import ResultStore
+
+    if top < 1:
+        raise ScreeningInputError(f"--top: expected >= 1, got {top}")
+    check_writable_folder("--out", out)
+    store = ResultStore(read_only=True)
+    store.require_campaign(name)
+    path = write_report(store, name, out, top=top)
+    typer.echo(f"wrote {path} (open it in a browser; no server needed)")

@@ -34,10 +34,14 @@ SCORE_LEGEND = (
 
 
 def rank(store: ResultStore, campaign: str, *, top: int = 20, where: dict | None = None):
-    """Top candidates of a campaign by score (uses the (campaign, score) index)."""
-    query = {"campaign": campaign, "score": {"$exists": True}, **(where or {})}
-    cur = store.db["candidates"].find(query, RANK_FIELDS).sort("score", -1).limit(top)
-    return list(cur)
+    """Top candidates of a campaign by score, best first (ties by id), with the fields of
+    :data:`RANK_FIELDS`: a top-k selection (the (campaign, score) index on a server, one
+    heap pass on the embedded store), then only those ``top`` documents are read."""
+    cands = store.candidates(campaign)
+    ids = cands.top_k({"score": {"$exists": True}, **(where or {})}, [("score", -1)], top)
+    fields = [f for f, keep in RANK_FIELDS.items() if keep]
+    docs = cands.load(ids, fields=fields)
+    return [docs[i] for i in ids if i in docs]
 
 
 def rank_rows(rows: list[dict]) -> list[dict]:
@@ -87,9 +91,16 @@ def rank_rows(rows: list[dict]) -> list[dict]:
 
 
 def flag_counts(store: ResultStore, campaign: str, flags: tuple[str, ...]) -> dict[str, int]:
-    """How many of a campaign's candidates carry each evidence flag (indexed count each)."""
-    col = store.db["candidates"]
-    return {f: col.count_documents({"campaign": campaign, "evidence.flags": f}) for f in flags}
+    """How many of a campaign's candidates carry each evidence flag (one paged pass over
+    the flagged candidates only)."""
+    out = dict.fromkeys(flags, 0)
+    query = {"evidence.flags": {"$in": list(flags)}}
+    for page in store.candidates(campaign).pages(query, fields=("evidence.flags",), copy=False):
+        for d in page:
+            for f in d["evidence"]["flags"]:
+                if f in out:
+                    out[f] += 1
+    return out
 
 
 def campaign_status(store: ResultStore, campaign: str) -> dict:
@@ -109,19 +120,20 @@ def campaign_status(store: ResultStore, campaign: str) -> dict:
     first = last = None
     done = relaxed = stable = md_done = duplicates = screened = molten = 0
     cut = (camp.get("spec") or {}).get("funnel", {}).get("e_hull_max_ev_per_atom")
-    for d in store.db["candidates"].find(
-        {"campaign": campaign},
-        {
-            "stage": 1,
-            "status": 1,
-            "errors": 1,
-            "created_at": 1,
-            "updated_at": 1,
-            "relax.converged": 1,
-            "stability.e_hull_ev_per_atom": 1,
-            "diffusion.arrhenius.status": 1,
-            "screen.framework_melting": 1,
-        },
+    fields = (
+        "stage",
+        "status",
+        "errors",
+        "created_at",
+        "updated_at",
+        "relax.converged",
+        "stability.e_hull_ev_per_atom",
+        "diffusion.arrhenius.status",
+        "screen.framework_melting",
+    )
+    # one paged pass; the embedded store hands its documents out uncopied (read-only here)
+    for d in (
+        d for page in store.candidates(campaign).pages(fields=fields, copy=False) for d in page
     ):
         total += 1
         stages[d.get("stage")] += 1
@@ -192,3 +204,39 @@ def _throughput(done: int, remaining: int, first, last) -> dict:
         "candidates_per_hour": None if rate is None else rate * 3600,
         "eta_s": 0.0 if remaining == 0 else (None if rate is None else remaining / rate),
     }
+
+
+def screen_diffusivities(store: ResultStore, campaign: str, *, limit: int) -> tuple[list, int]:
+    """The conduction screen's result of up to ``limit`` screened candidates (projected,
+    paged: memory grows with ``limit``, not with the campaign).
+
+    Returns
+    -------
+    (list of dict, int)
+        ``temperature_k``, ``d_cm2_s`` (None for a bound), ``d_upper_cm2_s`` and
+        ``framework_melting`` per candidate; and how many were read (``limit`` when the
+        campaign has more).
+    """
+    out: list[dict] = []
+    fields = (
+        "screen.diffusion.temperature_k",
+        "screen.diffusion.status",
+        "screen.diffusion.diffusivity_cm2_s",
+        "screen.diffusion.diffusivity_upper_cm2_s",
+        "screen.framework_melting",
+    )
+    query = {"screen.diffusion.temperature_k": {"$exists": True}}
+    for page in store.candidates(campaign).pages(query, fields=fields):
+        for d in page:
+            sd = d["screen"]["diffusion"]
+            out.append(
+                {
+                    "temperature_k": sd.get("temperature_k"),
+                    "d_cm2_s": sd.get("diffusivity_cm2_s") if sd.get("status") == "ok" else None,
+                    "d_upper_cm2_s": sd.get("diffusivity_upper_cm2_s"),
+                    "framework_melting": bool(d["screen"].get("framework_melting")),
+                }
+            )
+            if len(out) >= limit:
+                return out, len(out)
+    return out, len(out)
