@@ -231,8 +231,11 @@ def candidate_section(sec: Section) -> str:
         ),
         (
             "flags",
-            "<br>".join(f'<span class="flag">{esc(f)}</span> {esc(FLAG_MEANING.get(f, ""))}'
-                        for f in r["flags"]) or "-",
+            "<br>".join(
+                f'<span class="flag">{esc(f)}</span> {esc(FLAG_MEANING.get(f, ""))}'
+                for f in r["flags"]
+            )
+            or "-",
         ),
     ]
     if doc.get("provenance"):
