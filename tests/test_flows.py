@@ -121,7 +121,8 @@ def test_fireworks_rlaunch_end_to_end(tensornet, tiny_campaign, embedded):
     assert status["counts"]["passed_filters"] == 3
     assert status["counts"]["relaxed"] == 3 and status["counts"]["md_done"] == 2
     assert status["counts"]["failed"] == sum(status["failed_by_reason"].values()) == 0
-    assert status["throughput"]["remaining"] == 0 and status["throughput"]["eta_s"] == 0
+    assert status["throughput"]["remaining"] == 0 and status["eta"]["eta_s"] == 0
+    assert status["eta"]["complete"] and {r["stage"] for r in status["eta"]["stages"]} >= {"md"}
     _check_export_and_plot(embedded, docs)
     _check_rescore(tiny_campaign, store)
 

@@ -173,27 +173,27 @@ def status(
     name: str = typer.Argument(..., help="Campaign name."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Per-stage counts and failures."""
+    """Per-stage counts, failures, and the time left per stage (each stage's own measured
+    cost per candidate; before its first chunk, the estimate made when it started)."""
+    from screening.flows.remaining import eta_lines, stage_etas
     from screening.store.ranking import campaign_status
     from screening.store.results import ResultStore
 
     store = ResultStore(read_only=True)
     store.require_campaign(name)
     doc = campaign_status(store, name)
+    doc["eta"] = stage_etas(store, name)
     if json_out:
         emit_json(doc)
-    else:
-        for k, v in doc["counts"].items():
-            typer.echo(f"{k:>24}: {v}")
-        for k, v in doc["failed_by_reason"].items():
-            typer.echo(f"{'failed in ' + k:>24}: {v}")
-        tp = doc["throughput"]
-        rate = tp["candidates_per_hour"]
-        eta = tp["eta_s"]
-        typer.echo(
-            f"{'throughput':>24}: {'-' if rate is None else f'{rate:.1f}'} candidates/h, "
-            f"ETA {'unknown' if eta is None else f'{eta / 60:.1f} min'}"
-        )
+        return
+    for k, v in doc["counts"].items():
+        typer.echo(f"{k:>24}: {v}")
+    for k, v in doc["failed_by_reason"].items():
+        typer.echo(f"{'failed in ' + k:>24}: {v}")
+    rate = doc["throughput"]["candidates_per_hour"]
+    typer.echo(f"{'finished':>24}: {'-' if rate is None else f'{rate:.1f}'} candidates/h so far")
+    for line in eta_lines(doc["eta"]):
+        typer.echo(f"{'':>24}  {line}")
 
 
 @handle_errors

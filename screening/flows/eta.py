@@ -66,6 +66,7 @@ def md_eta_line(ids: list[str], store: ResultStore, model: LoadedModel, spec: Ca
         return ""
     eta = md_eta(ids, store, model, spec)
     per = eta["seconds_per_step"] * eta["steps_per_candidate"]
+    store.record_stage_estimate(spec.name, "md", per)  # `campaign status` until MD is timed
     cap = " at most (adaptive cap)" if eta["adaptive"] else ""
     return (
         f"md: {len(ids)} candidate(s) x {eta['steps_per_candidate']:,} steps{cap}; one step of "

@@ -13,6 +13,7 @@ is imported.
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -84,6 +85,9 @@ class Stage:
         runner starts the stage (MD: its time estimate).
     priority : int
         FireWorks priority base (later, costlier tiers first).
+    picks : callable or None
+        ``picks(spec) -> int``: the most candidates :attr:`select` sends to the stage (for
+        the ETA before the selection ran); None: every candidate that reaches ``takes``.
     """
 
     name: str
@@ -99,6 +103,7 @@ class Stage:
     label: Callable[[Any, int], str] | None = None
     announce: Callable[..., str] | None = None
     priority: int = 1000
+    picks: Callable[[Any], int] | None = None
 
     def __post_init__(self) -> None:
         if self.takes is None and self.order is None:
@@ -113,6 +118,18 @@ class Stage:
         if self.order is not None:
             return self.order(store, spec)
         return store.candidates(spec.name).ids_at(self.takes)
+
+    def run_chunk(self, ids: list[str], store, model, spec, **kwargs) -> dict:
+        """:attr:`run` on one chunk, its wall time recorded for the stage's ETA (``campaign
+        status``) by both runners (local and FireWorks)."""
+        t0 = time.perf_counter()
+        out = self.run(ids, store, model, spec, **kwargs)
+        if ids:
+            seconds = time.perf_counter() - t0
+            store.record_stage_time(
+                spec.name, self.name, str(ids[0]), items=len(ids), seconds=seconds
+            )
+        return out
 
     def describe(self, spec, n: int) -> str:
         """Progress-bar label."""
@@ -163,6 +180,7 @@ FUNNEL: tuple[Stage, ...] = (
         order=_call("screening.flows.screen:ids_for_screen"),
         label=lambda spec, n: f"screen ({spec.funnel.screen_temperature_k:g} K)",
         priority=1500,
+        picks=lambda spec: spec.funnel.screen_top_n,
     ),
     Stage(
         name="md",
@@ -178,6 +196,7 @@ FUNNEL: tuple[Stage, ...] = (
         ),
         announce=_call("screening.flows.eta:md_eta_line"),
         priority=2000,
+        picks=lambda spec: spec.funnel.top_k_md,
     ),
 )
 """generate (shards, [prescreen]) -> relax (+ stability) -> [conduction screen] -> full MD +

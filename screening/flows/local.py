@@ -95,6 +95,6 @@ def _run_stage(stage: Stage, spec, store, model, progress: Progress | PlainProgr
     for start in range(0, len(ids), size):
         chunk = ids[start : start + size]
         done = progress.tasks[task].completed
-        stage.run(chunk, store, use, spec, advance=lambda n=1: progress.advance(task, n))
+        stage.run_chunk(chunk, store, use, spec, advance=lambda n=1: progress.advance(task, n))
         progress.update(task, completed=done + len(chunk) * units)  # skipped work counts
         store.flush()

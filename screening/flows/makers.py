@@ -58,7 +58,7 @@ class ChunkMaker(Maker):
         spec, store, model = _context(campaign)
         if stage is load_funnel(self.funnel)[0]:
             store.ensure_indexes()  # the campaign's first jobs
-        out = stage.run(ids, store, model() if stage.uses_model(spec) else None, spec)
+        out = stage.run_chunk(ids, store, model() if stage.uses_model(spec) else None, spec)
         store.flush()
         return out
 

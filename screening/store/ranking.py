@@ -190,19 +190,14 @@ def _utc(t: _dt.datetime) -> _dt.datetime:
 
 
 def _throughput(done: int, remaining: int, first, last) -> dict:
-    """Finished candidates per hour since the first insert, and the ETA of the rest.
-
-    The rate averages over the whole campaign so far (generation included), so it is a
-    conservative estimate while the cheap stages dominate; ``eta_s`` is None until at least
-    one candidate has finished.
-    """
+    """Candidates finished per hour since the first insert (a campaign-wide average: the
+    ETA is per stage, :mod:`screening.flows.remaining`)."""
     elapsed = (last - first).total_seconds() if first is not None and last is not None else 0.0
     rate = done / elapsed if done and elapsed > 0 else None
     return {
         "finished": done,
         "remaining": remaining,
         "candidates_per_hour": None if rate is None else rate * 3600,
-        "eta_s": 0.0 if remaining == 0 else (None if rate is None else remaining / rate),
     }
 
 

@@ -203,6 +203,39 @@ class ResultStore:
             "shards_total": camp.get("shards_total"),
         }
 
+    def record_stage_time(
+        self, campaign: str, stage: str, key: str, *, items: int, seconds: float
+    ) -> None:
+        """Wall time of one chunk of a stage (``stage_times`` collection, one document per
+        chunk keyed by its first id: a rerun of the chunk replaces it, workers on other
+        nodes write their own)."""
+        doc = {"items": int(items), "seconds": float(seconds)}
+        self.upsert(
+            "stage_times",
+            [(f"{campaign}/{stage}/{key}", doc, {"campaign": campaign, "stage": stage})],
+        )
+
+    def record_stage_estimate(self, campaign: str, stage: str, seconds_per_item: float) -> None:
+        """A stage's cost per candidate estimated before it ran (MD: one timed force call
+        times the steps), used until its first chunk is timed."""
+        doc = {"estimate_s_per_item": float(seconds_per_item)}
+        key = f"{campaign}/{stage}/__estimate__"
+        self.upsert("stage_times", [(key, doc, {"campaign": campaign, "stage": stage})])
+
+    def stage_times(self, campaign: str) -> dict[str, dict]:
+        """Per stage: ``items`` and ``seconds`` summed over its timed chunks, ``chunks``,
+        and ``estimate_s_per_item`` when one was recorded."""
+        out: dict[str, dict] = {}
+        for d in self.db["stage_times"].find({"campaign": campaign}, {"_id": 0}):
+            t = out.setdefault(d["stage"], {"items": 0, "seconds": 0.0, "chunks": 0})
+            if "estimate_s_per_item" in d:
+                t["estimate_s_per_item"] = d["estimate_s_per_item"]
+            else:
+                t["items"] += d.get("items", 0)
+                t["seconds"] += d.get("seconds", 0.0)
+                t["chunks"] += 1
+        return out
+
     def cached(
         self,
         collection: str,
