@@ -186,14 +186,14 @@ def status(
     if json_out:
         emit_json(doc)
         return
-    for k, v in doc["counts"].items():
-        typer.echo(f"{k:>24}: {v}")
-    for k, v in doc["failed_by_reason"].items():
-        typer.echo(f"{'failed in ' + k:>24}: {v}")
+    rows = [(k, str(v)) for k, v in doc["counts"].items()]
+    rows += [(f"failed in {k}", str(v)) for k, v in doc["failed_by_reason"].items()]
     rate = doc["throughput"]["candidates_per_hour"]
-    typer.echo(f"{'finished':>24}: {'-' if rate is None else f'{rate:.1f}'} candidates/h so far")
-    for line in eta_lines(doc["eta"]):
-        typer.echo(f"{'':>24}  {line}")
+    rows.append(("finished", f"{'-' if rate is None else f'{rate:.1f}'} candidates/h so far"))
+    rows += [("time left" if i == 0 else "", line) for i, line in enumerate(eta_lines(doc["eta"]))]
+    width = max(len(k) for k, _ in rows)  # the longest key sets the column: nothing shifts
+    for k, v in rows:
+        typer.echo(f"{k:>{width}}{':' if k else ' '} {v}")
 
 
 @handle_errors

@@ -18,7 +18,14 @@ from screening.schemas.campaign import CampaignSpec
 from screening.store.results import ResultStore
 
 
-def _stage_row(stage: Stage, spec, by_stage: dict, times: dict, gen: dict, stored: int) -> dict:
+def _values(stage: Stage) -> set[str]:
+    takes = (stage.takes,) if isinstance(stage.takes, str) else (stage.takes or ())
+    return {*takes, *((stage.gives,) if stage.gives else ())}
+
+
+def _stage_row(
+    stage: Stage, spec, by_stage: dict, times: dict, gen: dict, stored: int, reached: bool
+) -> dict:
     t = times.get(stage.name, {})
     if stage.takes is None:  # generation: shards
         total = gen.get("shards_total")
@@ -26,11 +33,9 @@ def _stage_row(stage: Stage, spec, by_stage: dict, times: dict, gen: dict, store
     else:
         takes = (stage.takes,) if isinstance(stage.takes, str) else stage.takes
         backlog = sum(by_stage.get(k, 0) for k in takes)
-    started = bool(backlog) or t.get("chunks", 0) > 0
     to_come = 0
-    if not started and stage.picks is not None:
-        done_before = by_stage.get(stage.gives, 0) if stage.gives else 0
-        to_come = max(min(stage.picks(spec), stored) - done_before, 0)
+    if not (reached or t.get("chunks")) and stage.picks is not None:
+        to_come = min(stage.picks(spec), stored)  # its selection has not run yet
     if t.get("items"):
         per, source = t["seconds"] / t["items"], f"measured over {t['items']}"
     elif t.get("estimate_s_per_item") is not None:
@@ -65,7 +70,13 @@ def stage_etas(store: ResultStore, campaign: str, funnel: Sequence[Stage] = FUNN
     times = store.stage_times(campaign)
     gen = store.shard_totals(campaign)
     stored = sum(by_stage.values())
-    rows = [_stage_row(s, spec, by_stage, times, gen, stored) for s in active(funnel, spec)]
+    stages = list(active(funnel, spec))
+    rows = []
+    for i, s in enumerate(stages):
+        # a candidate at this stage's or a later stage's takes/gives: its selection ran
+        later = set().union(*(_values(x) for x in stages[i:]))
+        reached = any(by_stage.get(v, 0) for v in later)
+        rows.append(_stage_row(s, spec, by_stage, times, gen, stored, reached))
     known = [r["eta_s"] for r in rows if r["eta_s"] is not None]
     return {
         "stages": rows,
