@@ -104,6 +104,14 @@ def test_diffusion_json_and_plots(tensornet, licl_cif, tmp_path):
     assert out.exit_code == 0, out.output
     doc = json.loads(out.stdout.strip().splitlines()[-1])
     assert len(doc["temperatures"]) == 3
+    # an estimate before the MD, then a line per temperature, on stderr
+    lines = [ln for ln in out.stderr.splitlines() if ln.startswith("diffusion:")]
+    assert lines[0].startswith("diffusion: 3 temperature(s) x 30 steps of LiCl"), lines
+    assert [ln.split(" done (")[0] for ln in lines[1:]] == [
+        "diffusion: 600 K",
+        "diffusion: 800 K",
+        "diffusion: 1000 K",
+    ]
     for t in doc["temperatures"]:
         # 40 fs is vibration only (< 2 ps): neither a number nor a bound
         assert t["status"] == "too_short" and t["diffusivity_cm2_s"] is None

@@ -115,6 +115,11 @@ def test_nemd_cli_poor_conductor_is_consistent_with_zero(tmp_path, tensornet):
     assert out.returncode == 0, out.stderr[-2000:]
     doc = json.loads(out.stdout.strip().splitlines()[-1])
     assert doc["charges"] == {"Li": 1.0, "Cl": -1.0}
+    # an estimate before the MD, then a line per field (stderr: stdout is the JSON)
+    lines = [ln for ln in out.stderr.splitlines() if ln.startswith("nemd:")]
+    assert lines[0].startswith("nemd: 2 field(s) x 450 steps of LiCl (32 atoms)"), lines
+    assert "min" in lines[0] and "one step takes" in lines[0]
+    assert [ln.split(" done (")[1][:3] for ln in lines[1:]] == ["1/2", "2/2"], lines
     assert [f["field_v_per_a"] for f in doc["fields"]] == [0.1, 0.2]
     for f in doc["fields"]:
         assert {"conductivity_s_cm", "conductivity_err_s_cm", "linear_response"} <= set(f)

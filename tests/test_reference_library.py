@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -126,6 +127,9 @@ def test_auto_references_are_relaxed_once_per_chemical_system(tmp_path):
     }
 
 
+PROGRESS = re.compile(r"references: (\d+)/(\d+) relaxed")
+
+
 def test_stability_cli_auto_references_and_fere(tmp_path):
     """`screening stability LiCl.cif --correction fere --json` with no --references: the
     library's Li-Cl phases; a small fit set (settings) so the test stays short. The FERE
@@ -146,6 +150,13 @@ def test_stability_cli_auto_references_and_fere(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     res = json.loads(out.stdout)
     assert res["correction"] == "fere"
+    # progress while it works (stderr; stdout is the JSON): what is relaxed, then a line
+    # per group of 8 phases with the time left, for the references and the fit set
+    progress = [ln for ln in out.stderr.splitlines() if ln.startswith(("references:", "FERE:"))]
+    assert progress[0].startswith("references: relaxing") and "FERE: fitting" in out.stderr
+    counts = [tuple(map(int, m.groups())) for m in map(PROGRESS.search, progress) if m]
+    assert counts and all(a <= b for a, b in counts) and counts[-1][0] == counts[-1][1]
+    assert all("s left)" in ln for ln in progress if PROGRESS.search(ln))
     plain, fere = res["uncorrected_window_v"][1], res["window_v"][1]
     assert 3.3 < plain < 3.9  # TensorNet's Cl2 error: ~0.6 V short of 4.23 V
     assert abs(fere - 4.23) < 0.3 < abs(plain - 4.23)

@@ -195,10 +195,23 @@ def quiet_load_model(name: str | None, *, structure=None, source=None, others=()
     return model
 
 
+PROGRESS_LOGGER = "screening.progress"
+
+
 def setup_logging(verbose: bool) -> None:
     """Configure logging once, from the CLI entry point (never at import)."""
     logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
+        level=logging.WARNING,  # third-party INFO lines stay out, with or without -v
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("screening").setLevel(logging.INFO if verbose else logging.WARNING)
+    # progress of long single commands (reference relaxations, FERE fit): always shown,
+    # as plain lines on stderr (stdout stays the result, e.g. --json)
+    progress = logging.getLogger(PROGRESS_LOGGER)
+    progress.setLevel(logging.INFO)
+    progress.propagate = False
+    if not progress.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        progress.addHandler(handler)

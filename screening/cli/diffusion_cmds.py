@@ -58,6 +58,14 @@ def diffusion(
     if plots:
         check_writable_folder("--plots", plots)  # before the MD, not after it
     mlff = quiet_load_model(model, structure=structure, source=file)
+    done = _Pace(
+        "diffusion",
+        structure,
+        mlff,
+        runs=len(temperatures),
+        steps_per_run=equilibration + steps,
+        what=f"{len(temperatures)} temperature(s)",
+    )
     runs, fit = diffusion_series(
         structure,
         mlff,
@@ -67,6 +75,7 @@ def diffusion(
         timestep_fs=timestep,
         equilibration_steps=equilibration,
         min_n_eff=min_n_eff,
+        on_temperature=lambda t: done(f"{t:.0f} K"),
     )
     per_t = [r.diffusion for r in runs]
     n = n_mobile_per_cm3(structure, mobile_ion)
@@ -167,23 +176,33 @@ def nemd(
     except ValueError as exc:
         raise ScreeningInputError(f"{file}: {exc}") from None
     mlff = quiet_load_model(model, structure=structure, source=file)
-    runs = [
-        run_nemd(
-            structure,
-            mlff,
-            field_v_per_a=e,
-            temperature_k=temperature,
-            steps=steps,
-            mobile_ion=mobile_ion,
-            direction=axes[direction],
-            timestep_fs=timestep,
-            equilibration_steps=equilibration,
-            stride=stride,
-            seed=seed,
-            charges=charges,
+    done = _Pace(
+        "nemd",
+        structure,
+        mlff,
+        runs=len(fields),
+        steps_per_run=equilibration + steps,
+        what=f"{len(fields)} field(s)",
+    )
+    runs = []
+    for e in sorted(fields, key=abs):
+        runs.append(
+            run_nemd(
+                structure,
+                mlff,
+                field_v_per_a=e,
+                temperature_k=temperature,
+                steps=steps,
+                mobile_ion=mobile_ion,
+                direction=axes[direction],
+                timestep_fs=timestep,
+                equilibration_steps=equilibration,
+                stride=stride,
+                seed=seed,
+                charges=charges,
+            )
         )
-        for e in sorted(fields, key=abs)
-    ]
+        done(f"E = {e:g} V/Å")
     results = nemd_conductivity(runs, n_blocks=blocks)
     if json_out:
         emit_json(
@@ -238,3 +257,35 @@ def _summary(fit, evidence: dict, haven_status: str) -> list[str]:
     )
     flags = ", ".join(sorted(set(fit.flags) | set(ev["flags"]))) or "none"
     return [arr, post, f"Haven ratio = {fit.haven_ratio:.2f} ({haven_status})  flags: {flags}"]
+
+
+class _Pace:
+    """Progress of a command that runs several MD runs: an estimate before the first (one
+    timed force call times the steps), then a line per finished run with the time left at
+    the measured pace. Lines go to stderr (stdout stays the result, e.g. --json)."""
+
+    def __init__(self, command: str, structure, mlff, *, runs: int, steps_per_run: int, what: str):
+        import time
+
+        from screening.flows.eta import time_force_call
+
+        self.command, self.runs, self.done = command, runs, 0
+        per_step = time_force_call(structure, mlff)
+        typer.echo(
+            f"{command}: {what} x {steps_per_run:,} steps of "
+            f"{structure.composition.reduced_formula} ({len(structure)} atoms); one step takes "
+            f"{per_step * 1000:.0f} ms -> ~{per_step * steps_per_run * runs / 60:.1f} min",
+            err=True,
+        )
+        self._clock = time.perf_counter
+        self.t0 = self._clock()
+
+    def __call__(self, label: str) -> None:
+        self.done += 1
+        elapsed = self._clock() - self.t0
+        left = elapsed / self.done * (self.runs - self.done)
+        typer.echo(
+            f"{self.command}: {label} done ({self.done}/{self.runs}, {elapsed / 60:.1f} min, "
+            f"~{left / 60:.1f} min left)",
+            err=True,
+        )

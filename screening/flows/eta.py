@@ -22,15 +22,21 @@ def md_steps_per_candidate(funnel) -> int:
     return len(f.md_temperatures_k) * (equilibration_steps(f.md_steps) + production)
 
 
-def time_md_step(relaxed: Structure, model: LoadedModel, max_atoms: int) -> tuple[float, Structure]:
-    """Seconds of one force call on the MD cell of ``relaxed`` (after a warm-up call:
-    kernel compilation, allocator), and that cell."""
-    cell = md_cell(relaxed, max_atoms)
-    atoms = AseAtomsAdaptor.get_atoms(cell)
+def time_force_call(structure: Structure, model: LoadedModel) -> float:
+    """Seconds of one force call on ``structure`` (after a warm-up call: kernel
+    compilation, allocator): one MD step's cost."""
+    atoms = AseAtomsAdaptor.get_atoms(structure)
     evaluate([atoms], model)
     t0 = time.perf_counter()
     evaluate([atoms], model)
-    return time.perf_counter() - t0, cell
+    return time.perf_counter() - t0
+
+
+def time_md_step(relaxed: Structure, model: LoadedModel, max_atoms: int) -> tuple[float, Structure]:
+    """Seconds of one force call on the MD cell of ``relaxed`` (:func:`time_force_call`),
+    and that cell."""
+    cell = md_cell(relaxed, max_atoms)
+    return time_force_call(cell, model), cell
 
 
 def md_eta(ids: list[str], store: ResultStore, model: LoadedModel, spec: CampaignSpec) -> dict:

@@ -130,7 +130,11 @@ def fere_correction(
 
     def compute(_keys: list[str]) -> dict[str, dict]:
         structures = fit_set_structures(cations, anions)
-        logger.info("FERE fit for %s: %d library phases", model.name, len(structures))
+        logging.getLogger("screening.progress").info(
+            "FERE: fitting elemental energies for %s over %d library phases",
+            model.name,
+            len(structures),
+        )
         entries = ReferenceSet(model, store).entries(structures)
         result = fit_fere(entries)
         info = model.info().model_dump(mode="json")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from screening.store.results import ResultStore
 
 logger = logging.getLogger(__name__)
+progress = logging.getLogger("screening.progress")
 _SUFFIXES = {".cif", ".json", ".vasp", ".poscar"}
 
 
@@ -57,15 +59,33 @@ class ReferenceSet:
     def _key(self, s: Structure) -> str:
         return f"{self.model.name}:{self.model.weights_sha256[:16]}:{fingerprint(s)}"
 
+    def _relax_with_progress(self, structures: list[Structure], group: int = 8) -> list:
+        """Relax in groups of ``group``, one progress line per group (``screening.progress``
+        logger: the CLI shows it on stderr) with the time left at the groups' pace."""
+        n, out, t0 = len(structures), [], time.perf_counter()
+        progress.info(
+            "references: relaxing %d phase(s) with %s (once per model; cached after)",
+            n,
+            self.model.name,
+        )
+        for start in range(0, n, group):
+            out += relax_batch(
+                structures[start : start + group], self.model, fmax=self.fmax, max_steps=300
+            )
+            elapsed = time.perf_counter() - t0
+            left = elapsed / len(out) * (n - len(out))
+            progress.info(
+                "references: %d/%d relaxed (%.0f s, ~%.0f s left)", len(out), n, elapsed, left
+            )
+        return out
+
     def entries(self, structures: list[Structure]) -> list[PDEntry]:
         """PDEntries (total MLFF energy of the relaxed cell) for the given phases."""
         keys = [self._key(s) for s in structures]
         by_key = dict(zip(keys, structures, strict=True))
 
         def relax(missing: list[str]) -> dict[str, dict]:
-            results = relax_batch(
-                [by_key[k] for k in missing], self.model, fmax=self.fmax, max_steps=300
-            )
+            results = self._relax_with_progress([by_key[k] for k in missing])
             self.relaxed_count += len(missing)
             logger.info("relaxed %d reference phase(s) with %s", len(missing), self.model.name)
             return {
