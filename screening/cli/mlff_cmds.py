@@ -20,7 +20,12 @@ from screening.cli.common import (
 def relax(
     file: Path = typer.Argument(..., help="Structure file (CIF, POSCAR, pymatgen JSON, ...)."),
     model: str | None = typer.Option(None, "--model", help="MLFF name (default from settings)."),
-    fmax: float = typer.Option(0.05, "--fmax", help="Force threshold, eV/Å."),
+    fmax: float = typer.Option(
+        0.01,
+        "--fmax",
+        help="Force threshold, eV/Å (0.01: < 0.5 meV/atom and < 0.6 % volume from a tight "
+        "relaxation on small cells, at ~2x the steps of 0.05; bench/relax_fmax.py).",
+    ),
     max_steps: int = typer.Option(300, "--max-steps", help="Optimizer step limit."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
     out: Path | None = typer.Option(

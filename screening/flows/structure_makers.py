@@ -45,7 +45,7 @@ class RelaxMaker(Maker):
     """Relax positions and cell of one structure with the MLFF (FIRE, Frechet cell filter)."""
 
     name: str = "mlff relax"
-    fmax_ev_a: float = 0.05
+    fmax_ev_a: float = 0.02
     max_steps: int = 300
     relax_cell: bool = True
     model: str | None = None

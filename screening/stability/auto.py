@@ -126,7 +126,8 @@ def fere_correction(
     anions = anions or settings.fere_fit_anions or FIT_ANIONS
     fit_set = {"cations": sorted(cations), "anions": sorted(anions)}
     digest = hashlib.sha256(repr(sorted(fit_set.items())).encode()).hexdigest()[:12]
-    key = f"fere:{model.name}:{model.weights_sha256[:16]}:{digest}"
+    fmax = ReferenceSet.fmax  # the fit set's energies depend on how tightly they were relaxed
+    key = f"fere:{model.name}:{model.weights_sha256[:16]}:f{fmax:g}:{digest}"
 
     def compute(_keys: list[str]) -> dict[str, dict]:
         structures = fit_set_structures(cations, anions)

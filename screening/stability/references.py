@@ -52,12 +52,13 @@ class ReferenceSet:
 
     model: LoadedModel
     store: ResultStore | None = None
-    fmax: float = 0.05
+    fmax: float = 0.02
     relaxed_count: int = field(default=0, init=False)
     _memory: dict = field(default_factory=dict, init=False)
 
     def _key(self, s: Structure) -> str:
-        return f"{self.model.name}:{self.model.weights_sha256[:16]}:{fingerprint(s)}"
+        # the threshold is part of the key: energies relaxed to another fmax are not reused
+        return f"{self.model.name}:{self.model.weights_sha256[:16]}:f{self.fmax:g}:{fingerprint(s)}"
 
     def _relax_with_progress(self, structures: list[Structure], group: int = 8) -> list:
         """Relax in groups of ``group``, one progress line per group (``screening.progress``
