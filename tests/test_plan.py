@@ -61,7 +61,7 @@ def test_plan_predicts_the_demos_relaxations(tmp_path):
 
 
 def test_plan_of_the_large_space_is_quick_and_complete(tmp_path):
-    """3.8e8 enumerated candidates planned without building any (no calibration cached:
+    """3.6e8 enumerated candidates planned without building any (no calibration cached:
     times unknown, marked null), well under the 2 minutes the issue allows."""
     import time
 

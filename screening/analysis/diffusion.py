@@ -209,6 +209,13 @@ def estimate_diffusivity(
         if too_short
         else d_upper,
         diffusivity_gls_err_cm2_s=err if fit else None,
+        diffusivity_fit_cm2_s=d if fit else None,
+        jump_exposure_s_cm2=6.0
+        * total
+        * curve.n_ions
+        / (hop_distance_a**2 * A2_PER_FS_TO_CM2_PER_S)
+        if fit
+        else None,
         fit_reduced_chi2=fit.chi2_red if fit else None,
         n_eff=n_eff,
         rsd_empirical=rsd,

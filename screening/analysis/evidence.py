@@ -11,6 +11,15 @@ Model
       censored event "S at most what was seen", likelihood F_chi2(3n)(c / D(T)) with
       c = D_upper * chi2_0.05(3 n) (vibrations only raise S, so this never claims more
       than the run showed);
+    * a graded run (every status ``ok`` or ``insufficient_sampling`` run that records its
+      fit: the fitted D and jump exposure, or N_eff, run length and mobile ions): the fit's
+      N_eff effective jumps are a Poisson count with mean kappa D, kappa = N_eff / D_fit
+      (6 t n / a^2), so L(D) ~ D^N exp(-kappa D) (a Gamma shape in D; ln D has sd
+      1/sqrt(N) for large N). N is the smaller of N_eff and (D_fit / GLS error)^2: the GLS
+      error rules where the walk's shape is the noise (Gaussian walks), the count where
+      rare hops are (there the GLS error was overconfident). N_eff = 0 leaves exp(-kappa
+      D), an upper bound. This has no cliff at ``min_n_eff``: a run with N_eff 19 and one
+      with 21 say nearly the same, where a bound and a measurement differed by decades.
     * failed, too_short and molten runs are no observation at all.
 
     The posterior of (ln D0, Ea) is evaluated on a grid (deterministic: a rerun gives the
@@ -35,7 +44,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import special, stats
 
-from screening.analysis.collective import nernst_einstein_s_cm
+from screening.analysis.collective import A2_PER_FS_TO_CM2_PER_S, nernst_einstein_s_cm
 
 K_B_EV = 8.617333262e-5
 ROOM_T_K = 300.0
@@ -46,6 +55,9 @@ coldest temperature observed (a single temperature has no span: always flagged).
 DEFAULT_BOUND_IONS = 8
 """Mobile ions assumed for a bound stored before ``n_mobile`` was recorded (3 n = 24 dof:
 a wider, more cautious censoring than most real cells)."""
+HOP_A = 3.0
+"""Hop distance (Å) of the analysis' N_eff (:func:`screening.analysis.estimate_diffusivity`
+default): recovers the jump exposure of results stored without it."""
 _GRID = 101
 _RANGE = 6.0
 
@@ -79,15 +91,22 @@ class Observation:
     temperature_k : float
         Temperature of the run, K.
     kind : str
-        ``measured`` (D with a 1-sigma error) or ``bound`` (a 95 % upper bound).
+        ``measured`` (D with a 1-sigma error), ``bound`` (a 95 % upper bound) or
+        ``graded`` (a Poisson count of effective jumps, module docstring).
     diffusivity_cm2_s : float
-        The measured D, or the upper bound, cm^2/s.
+        The measured D, the upper bound, or the fitted D of a graded run (0 when the fit
+        rose by nothing), cm^2/s.
     err_cm2_s : float
         1-sigma error of a measured D, cm^2/s (0 for a bound).
     n_mobile : int
         Mobile ions of the run (the bound's chi^2 has 3 n degrees of freedom).
     source : str
         ``screen`` or ``series``.
+    n_jumps, exposure_s_cm2 : float
+        Graded: the effective jump count N the likelihood rests on, and kappa (s/cm^2), so
+        that L(D) ~ D^N exp(-kappa D).
+    sampled : bool
+        Graded: the run's status was ok (N_eff at or above ``min_n_eff``).
     """
 
     temperature_k: float
@@ -96,6 +115,14 @@ class Observation:
     err_cm2_s: float = 0.0
     n_mobile: int = DEFAULT_BOUND_IONS
     source: str = "series"
+    n_jumps: float = 0.0
+    exposure_s_cm2: float = 0.0
+    sampled: bool = False
+
+    @property
+    def is_measured(self) -> bool:
+        """A measured D (status ok), as opposed to a bound or a graded under-sampled run."""
+        return self.kind == "measured" or (self.kind == "graded" and self.sampled)
 
 
 @dataclass(frozen=True)
@@ -126,9 +153,10 @@ class Posterior:
 
 
 def observations(results: Iterable, source: str) -> list[Observation]:
-    """Observations from :class:`DiffusionResult`-like objects or dicts: measured D for
-    status ``ok``, bounds for ``insufficient_sampling``; failed, too_short and molten runs
-    are left out."""
+    """Observations from :class:`DiffusionResult`-like objects or dicts: graded for runs
+    that record their fit (:func:`_graded`); else (bare dicts without N_eff and run
+    length) measured D for status ``ok`` and bounds for ``insufficient_sampling``;
+    failed, too_short and molten runs are left out."""
     out = []
     for r in results:
         r = r if isinstance(r, dict) else r.model_dump(mode="json")
@@ -136,12 +164,58 @@ def observations(results: Iterable, source: str) -> list[Observation]:
             continue
         n = int(r.get("n_mobile") or DEFAULT_BOUND_IONS)
         t = float(r["temperature_k"])
+        if (g := _graded(r, t, n, source)) is not None:
+            out.append(g)
+            continue
         d, err = r.get("diffusivity_cm2_s"), r.get("diffusivity_cm2_s_err")
         if r["status"] == "ok" and d and d > 0 and err and err > 0 and math.isfinite(err):
             out.append(Observation(t, "measured", float(d), float(err), n, source))
         elif (up := r.get("diffusivity_upper_cm2_s")) and up > 0 and math.isfinite(up):
             out.append(Observation(t, "bound", float(up), 0.0, n, source))
     return out
+
+
+def _graded(r: dict, t: float, n_mobile: int, source: str) -> Observation | None:
+    """The graded observation of a run (module docstring), or None when the run records
+    neither the fitted D and jump exposure nor what they follow from (N_eff, run length,
+    mobile ions: results stored before the fields existed, with the analysis' 3 Å hop).
+
+    A significantly poor line fit is graded too: its GLS error was inflated by
+    sqrt(chi2_red), which lowers N through (D_fit / error)^2."""
+    kappa, d_fit = r.get("jump_exposure_s_cm2"), r.get("diffusivity_fit_cm2_s")
+    if kappa is None or "diffusivity_fit_cm2_s" not in r:
+        t_ps, n_eff = r.get("simulated_time_ps"), r.get("n_eff")
+        if not (t_ps and r.get("n_mobile") and n_eff is not None):
+            return None
+        kappa = 6.0 * t_ps * 1000.0 * n_mobile / (HOP_A**2 * A2_PER_FS_TO_CM2_PER_S)
+        d_fit = max(n_eff, 0.0) / kappa
+    d_fit = d_fit or 0.0
+    if not (math.isfinite(kappa) and kappa > 0 and math.isfinite(d_fit)):
+        return None
+    n_jumps = max(d_fit, 0.0) * kappa  # = N_eff
+    gls = r.get("diffusivity_gls_err_cm2_s")
+    if d_fit > 0 and gls and gls > 0 and math.isfinite(gls):
+        n_jumps = min(n_jumps, (d_fit / gls) ** 2)
+    if d_fit > 0 and n_jumps > 0:
+        kappa = n_jumps / d_fit  # keeps the likelihood's mode at the fitted D
+    else:
+        n_jumps, d_fit = 0.0, 0.0
+    return Observation(
+        t,
+        "graded",
+        float(d_fit),
+        0.0,
+        n_mobile,
+        source,
+        n_jumps=float(n_jumps),
+        exposure_s_cm2=float(kappa),
+        sampled=r.get("status") == "ok",
+    )
+
+
+GAUSSIAN_MIN_JUMPS = 1.0
+"""Graded observations with at least this many jumps enter the grid's Gaussian proposal
+(ln D ~ N(ln D_fit, 1/N)); every graded term is then weighed exactly on the grid."""
 
 
 def _row(t: float) -> np.ndarray:
@@ -155,9 +229,13 @@ def _gaussian_part(obs: Sequence[Observation], prior: ArrheniusPrior):
     p = np.diag([1.0 / (prior.log10_d0_sd * LN10) ** 2, 1.0 / prior.ea_sd_ev**2])
     b = p @ m0
     for o in obs:
-        if o.kind != "measured":
+        if o.kind == "measured":
+            s = o.err_cm2_s / o.diffusivity_cm2_s
+        elif o.kind == "graded" and o.n_jumps >= GAUSSIAN_MIN_JUMPS:
+            s = 1.0 / math.sqrt(o.n_jumps)  # the Gamma likelihood's curvature at its mode
+        else:
             continue
-        x, s = _row(o.temperature_k), o.err_cm2_s / o.diffusivity_cm2_s
+        x = _row(o.temperature_k)
         p = p + np.outer(x, x) / s**2
         b = b + x * math.log(o.diffusivity_cm2_s) / s**2
     cov = np.linalg.inv(p)
@@ -165,10 +243,18 @@ def _gaussian_part(obs: Sequence[Observation], prior: ArrheniusPrior):
 
 
 def _log_weights(theta: np.ndarray, mean, cov, bounds: Sequence[Observation]) -> np.ndarray:
-    """Unnormalised log posterior at grid points ``theta`` (shape (n, 2))."""
+    """Unnormalised log posterior at grid points ``theta`` (shape (n, 2)): the Gaussian
+    part, then the exact terms of bounds and graded runs (a graded run's Gaussian
+    approximation, when it entered the Gaussian part, is taken out again)."""
     diff = theta - mean
     logw = -0.5 * np.einsum("ni,ij,nj->n", diff, np.linalg.inv(cov), diff)
     for o in bounds:
+        if o.kind == "graded":
+            u = theta @ _row(o.temperature_k)
+            logw = logw + o.n_jumps * u - o.exposure_s_cm2 * np.exp(np.clip(u, -700, 700))
+            if o.n_jumps >= GAUSSIAN_MIN_JUMPS:
+                logw = logw + 0.5 * o.n_jumps * (u - math.log(o.diffusivity_cm2_s)) ** 2
+            continue
         k = 3 * o.n_mobile
         c = o.diffusivity_cm2_s * stats.chi2.ppf(0.05, k)
         ln_d = theta @ _row(o.temperature_k)
@@ -234,7 +320,6 @@ def posterior(
         raise ValueError(f"n_mobile_per_cm3 must be > 0, got {n_mobile_per_cm3}")
     obs = tuple(obs)
     theta, w, cov = _weighted_grid(obs, prior)
-    bounds = [o for o in obs if o.kind == "bound"]
     offset = math.log10(
         nernst_einstein_s_cm(1.0, n_mobile_per_cm3=n_mobile_per_cm3, temperature_k=ROOM_T_K)
         / haven_ratio
@@ -251,7 +336,7 @@ def posterior(
     flags = []
     if obs and (lever is None or lever > LEVER_ARM_MAX):
         flags.append("lever_arm")
-    if obs and not any(o.kind == "measured" for o in obs):
+    if obs and not any(o.is_measured for o in obs):
         flags.append("bounds_only")
     return Posterior(
         median=med,
@@ -265,8 +350,8 @@ def posterior(
         quantile=quantile,
         ea_ev=ea,
         ea_err_ev=ea_err,
-        n_measured=sum(o.kind == "measured" for o in obs),
-        n_bounds=len(bounds),
+        n_measured=sum(o.is_measured for o in obs),
+        n_bounds=sum(not o.is_measured for o in obs),
         temperatures_k=temps,
         lever_arm=lever,
         flags=tuple(flags),
@@ -277,7 +362,7 @@ def _weighted_grid(obs: Sequence[Observation], prior: ArrheniusPrior):
     """Grid points (n, 2) of (ln D0, Ea), their normalised posterior weights, and the
     covariance of the Gaussian part."""
     mean, cov = _gaussian_part(obs, prior)
-    bounds = [o for o in obs if o.kind == "bound"]
+    bounds = [o for o in obs if o.kind in ("bound", "graded")]  # weighed exactly on the grid
     theta = _grid(mean, cov)
     logw = _log_weights(theta, mean, cov, bounds)
     if bounds:  # re-centre the grid where the censored posterior lies, then weigh again
@@ -300,6 +385,15 @@ def predictive_median_ln_d(
     row = _row(temperature_k)
     spacing = float(np.sqrt(row @ cov @ row)) * 2 * _RANGE / _GRID
     return _weighted_quantiles(theta @ row, w, (0.5,), 0.5 * spacing)[0]
+
+
+def predictive_mean_d(
+    obs: Sequence[Observation], temperature_k: float, prior: ArrheniusPrior = ArrheniusPrior()
+) -> float:
+    """Posterior mean of D(T) (cm^2/s) at ``temperature_k``: the D whose expected jump
+    count a run there would see (a count consistent with the evidence so far)."""
+    theta, w, _ = _weighted_grid(tuple(obs), prior)
+    return float(w @ np.exp(theta @ _row(temperature_k)))
 
 
 def lever_arm(temperatures_k: Sequence[float]) -> float | None:

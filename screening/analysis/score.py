@@ -80,9 +80,9 @@ def _sampling(obs: Sequence[Observation], runs: Sequence[Mapping]) -> str:
     """One word for the table: arrhenius (a measured D at two or more temperatures, any
     tier), ok (a measured D at one), insufficient_sampling (upper bounds only), else why
     nothing is usable (framework_melting, too_short, failed), or no_md."""
-    if len({o.temperature_k for o in obs if o.kind == "measured"}) >= 2:
+    if len({o.temperature_k for o in obs if o.is_measured}) >= 2:
         return "arrhenius"
-    if any(o.kind == "measured" for o in obs):
+    if any(o.is_measured for o in obs):
         return "ok"
     if obs:
         return "insufficient_sampling"

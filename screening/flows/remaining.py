@@ -64,19 +64,23 @@ def stage_etas(store: ResultStore, campaign: str, funnel: Sequence[Stage] = FUNN
         work and no cost yet); ``eta_s``: their sum; ``complete``: False when a stage with
         work left has no cost yet (``eta_s`` is then a lower bound).
     """
-    spec = CampaignSpec.model_validate(store.campaign(campaign, fields=("spec",))["spec"])
+    stored = store.campaign(campaign, fields=("spec",)).get("spec")
+    try:
+        spec = CampaignSpec.model_validate(stored)
+    except ValueError:  # no spec stored (a campaign begun by hand), or one we cannot read
+        return {"stages": [], "eta_s": 0.0, "complete": False, "no_spec": True}
     cands = store.candidates(campaign)
     by_stage = cands.counts_by("stage")
     times = store.stage_times(campaign)
     gen = store.shard_totals(campaign)
-    stored = sum(by_stage.values())
+    n_stored = sum(by_stage.values())
     stages = list(active(funnel, spec))
     rows = []
     for i, s in enumerate(stages):
         # a candidate at this stage's or a later stage's takes/gives: its selection ran
         later = set().union(*(_values(x) for x in stages[i:]))
         reached = any(by_stage.get(v, 0) for v in later)
-        rows.append(_stage_row(s, spec, by_stage, times, gen, stored, reached))
+        rows.append(_stage_row(s, spec, by_stage, times, gen, n_stored, reached))
     known = [r["eta_s"] for r in rows if r["eta_s"] is not None]
     return {
         "stages": rows,
@@ -87,6 +91,8 @@ def stage_etas(store: ResultStore, campaign: str, funnel: Sequence[Stage] = FUNN
 
 def eta_lines(eta: dict) -> list[str]:
     """``campaign status`` lines: one per stage with work left, then the total."""
+    if eta.get("no_spec"):
+        return ["ETA unknown (no campaign spec stored: the stages are not known)"]
     lines = []
     for r in eta["stages"]:
         left = (r["remaining"] or 0) + r["to_come"]

@@ -133,6 +133,17 @@ class DiffusionResult(BaseModel):
     diffusivity_gls_err_cm2_s: float | None = Field(
         None, description="1-sigma error of the generalised-least-squares fit, cm^2/s."
     )
+    diffusivity_fit_cm2_s: float | None = Field(
+        None,
+        description="The MSD line fit's D whatever the status (slope / 6; may be <= 0 when "
+        "nothing moved), cm^2/s; None without a fit. The evidence model weighs it as a "
+        "count of jumps (screening.analysis.evidence, graded runs).",
+    )
+    jump_exposure_s_cm2: float | None = Field(
+        None,
+        description="Effective jumps per unit D, s/cm^2: N_eff = jump_exposure x D_fit "
+        "(6 x run length x mobile ions / hop distance^2); None without a fit.",
+    )
     fit_reduced_chi2: float | None = Field(
         None, description="Reduced chi^2 of the tracer MSD fit (about 1 for a random walk)."
     )

@@ -93,6 +93,16 @@ class CandidateStore:
             return None
         return getattr(self._col._store, "_documents", None)
 
+    @staticmethod
+    def _decoded(raw, keys=None) -> Iterator[dict]:
+        """The embedded store's documents (of ``keys``, default all), decoded one at a
+        time; a corrupt one is named once in a warning and skipped (reads go on; writes to
+        it are refused by the store)."""
+        if hasattr(raw, "snapshot"):
+            return raw.snapshot(keys)
+        docs = (raw.get(k) for k in keys) if keys is not None else iter(raw.values())
+        return (d for d in docs if d is not None)
+
     def _filter(self, query: Mapping | None) -> dict:
         if self.campaign is None:
             return dict(query or {})
@@ -120,7 +130,7 @@ class CandidateStore:
         hits = []
         for key in itertools.islice(iter(raw), pos, None):  # keys: skipped ones not decoded
             pos += 1
-            d = raw.get(key)
+            d = next(self._decoded(raw, [key]), None)
             if d is not None and filter_applies(query, d):
                 hits.append(_project(d, fields) if copy else d)
                 if len(hits) == self.page_size:
@@ -203,7 +213,8 @@ class CandidateStore:
                 parts.append((v is None, 0.0 if v is None else float(v) * direction))
             return (*parts, d["_id"])
 
-        best = heapq.nsmallest(k, (d for d in raw.values() if filter_applies(q, d)), key=sort_key)
+        hits = (d for d in self._decoded(raw) if filter_applies(q, d))
+        best = heapq.nsmallest(k, hits, key=sort_key)
         return [d["_id"] for d in best]
 
     def count(self, query: Mapping | None = None) -> int:
@@ -220,7 +231,7 @@ class CandidateStore:
             ):
                 out[row["_id"]] = row["n"]
             return out
-        for d in raw.values():
+        for d in self._decoded(raw):
             if self.campaign is None or d.get("campaign") == self.campaign:
                 out[d.get(field)] = out.get(d.get(field), 0) + 1
         return out
