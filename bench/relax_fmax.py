@@ -55,10 +55,13 @@ def main() -> None:
         t0 = time.perf_counter()
         res = [relax_structure(s, model, fmax=fmax, max_steps=1000) for s in structures]
         wall = time.perf_counter() - t0
-        de = [abs(r.energy_per_atom_ev - t.energy_per_atom_ev) * 1000 for r, t in zip(res, tight)]
+        de = [
+            abs(r.energy_per_atom_ev - t.energy_per_atom_ev) * 1000
+            for r, t in zip(res, tight, strict=True)
+        ]
         dv = [
             abs(r.volume_final_a3 - t.volume_final_a3) / t.volume_final_a3 * 100
-            for r, t in zip(res, tight)
+            for r, t in zip(res, tight, strict=True)
         ]
         rows[fmax] = {
             "steps_mean": float(np.mean([r.n_steps for r in res])),
