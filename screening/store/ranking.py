@@ -26,7 +26,8 @@ RANK_FIELDS = {
 SCORE_LEGEND = (
     "score: a lower quantile (score.quantile, default 0.16) of log10 sigma(300 K) in S/cm, "
     "from one evidence model over every usable MD run of the candidate (screen and series "
-    "alike: measured D, upper bounds as censored data, molten runs left out) under a stated "
+    "alike: each run's fitted D weighed as a count of its effective jumps, so a run that saw "
+    "few is a bound; molten runs left out) under a stated "
     "Arrhenius prior (Ea, D0), minus 10 decades per eV/atom above the hull. No MD: the prior "
     "alone. sigma: posterior median [95 %]. tier: the furthest tier reached. "
     "E_hull* = stand-in (no reference phases: energy above the lowest relaxed polymorph)."
