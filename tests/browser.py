@@ -155,7 +155,7 @@ class Browser:
 
 if __name__ == "__main__":
     page, out = Path(sys.argv[1]).resolve(), Path(sys.argv[2])
-    with Browser() as b:
+    with Browser(width=1440) as b:
         b.open(page.as_uri())
         out.write_bytes(b.screenshot(int(sys.argv[3]) if len(sys.argv) > 3 else None))
         print(f"{out}: console errors {b.errors or 'none'}")

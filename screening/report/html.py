@@ -15,10 +15,11 @@ from screening.report.figures import structure_png
 from screening.report.text import FLAG_MEANING, d_text, e_hull_text, ea_text, sigma_text
 
 STYLE = """
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1200px;
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1400px;
 padding:0 1.5em 3em;color:#222;line-height:1.4}
 h1{margin-bottom:.2em}h2{border-bottom:2px solid #1b6ca8;padding-bottom:.15em;margin-top:1.6em}
 nav a{margin-right:1em}table{border-collapse:collapse;font-size:.86em}
+.scroll{overflow-x:auto}
 th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}
 th{background:#eef3f8}table.sortable th{cursor:pointer;user-select:none;white-space:nowrap}
 table.sortable th[data-order=asc]::after{content:" \\25B2"}
@@ -128,8 +129,8 @@ def ranking_table(rows: list[dict]) -> str:
             cells.append(f"<td{attr}>{text}</td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
     return (
-        f'<table id="ranking-table" class="sortable"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table>"
+        f'<div class="scroll"><table id="ranking-table" class="sortable"><thead><tr>{head}</tr>'
+        f"</thead><tbody>{''.join(body)}</tbody></table></div>"
     )
 
 
