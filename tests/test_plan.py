@@ -79,7 +79,8 @@ def test_plan_of_the_large_space_is_quick_and_complete(tmp_path):
     plan = json.loads(out.stdout)
     assert plan["enumerated"] > 3e8 and plan["passed_filters"] > 9e7
     tiers = {t["name"]: t for t in plan["tiers"]}
-    assert tiers["relax"]["count"] == plan["passed_filters"]  # no prescreen in that file
+    relax = next(t for name, t in tiers.items() if name.startswith("relax"))
+    assert relax["count"] == plan["passed_filters"]  # no prescreen in that file
     for t in plan["tiers"]:
         assert set(t) == {"name", "count", "seconds_per_candidate", "cpu_hours", "gpu_hours"}
         assert t["seconds_per_candidate"] is None and t["gpu_hours"] is None

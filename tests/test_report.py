@@ -164,18 +164,32 @@ def _synthetic_campaign(n: int) -> None:
     store.flush()
 
 
+PEAK_RSS = (
+    "import sys\n"
+    "from screening.cli.main import app\n"
+    "try:\n"
+    "    app(sys.argv[1:])\n"
+    "finally:\n"
+    "    hwm = [ln for ln in open('/proc/self/status') if ln.startswith('VmHWM')]\n"
+    "    print(hwm[0].split()[1], file=sys.stderr)\n"
+)
+"""Run the CLI and print its own peak RSS (kB, VmHWM: reset at exec, unlike ru_maxrss,
+which a child inherits from a large parent such as a pytest worker holding the models)."""
+
+
 def _timed_report(env: dict, out: Path) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one `screening report` process."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [SCREENING, "report", "big", "--out", str(out)],
+    proc = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS, "report", "big", "--out", str(out)],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
-    _, status, usage = os.wait4(proc.pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, proc.stderr.read()[-2000:]
-    return time.perf_counter() - t0, usage.ru_maxrss / 1024
+    seconds = time.perf_counter() - t0
+    assert "wrote" in proc.stdout, proc.stderr[-2000:]
+    return seconds, int(proc.stderr.strip().splitlines()[-1]) / 1024
 
 
 def test_report_of_1e5_documents_is_bounded_in_time_and_memory(tmp_path, monkeypatch):
@@ -194,8 +208,10 @@ def test_report_of_1e5_documents_is_bounded_in_time_and_memory(tmp_path, monkeyp
         html = (tmp_path / f"report{n}" / "index.html").read_text()
         assert html.count("<article") == 20  # the top 20 get sections, nobody else
         assert f"{n:,} candidates stored" in html
-    (t4, m4), (t5, m5) = figures[10_000], figures[100_000]
-    # 10x the documents: well under 10x the time, and memory that does not follow the
-    # documents (loading all 10^5 whole took +330 MB and 60 s before the top-k queries)
-    assert t5 < 60 and t5 < 4 * t4, figures
-    assert m5 - m4 < 100, figures
+    print("report seconds, peak MB:", figures)
+    (_, m4), (t5, m5) = figures[10_000], figures[100_000]
+    # the embedded store scans for the counts (a server uses its indexes), so time grows,
+    # but memory does not follow the documents: loading all 10^5 whole took +330 MB and
+    # 60 s before the top-k queries (measured: 10^4 6.7 s / 182 MB, 10^5 10.6 s / 196 MB)
+    assert t5 < 60, figures
+    assert m5 - m4 < 100 and m5 < 600, figures
