@@ -70,7 +70,7 @@ def run_coverage(kind: str, targets=(3, 6, 12, 25, 50, 100), seeds: int = 60) ->
             (o,) = observations([r], "series")
             label = _bin(r.n_eff)
             row = bins.setdefault(label, [0, 0, 0, 0, 0, 0, 0])
-            if o.kind != "graded":  # a significantly poor line fit: only its bound is used
+            if o.kind != "graded":  # a result without its fit recorded (not expected here)
                 row[6] += 1
                 continue
             row[0] += 1
@@ -95,7 +95,7 @@ def run_coverage(kind: str, targets=(3, 6, 12, 25, 50, 100), seeds: int = 60) ->
             "old_ok_runs": v[3],
             "old_1s": v[4] / v[3] if v[3] else None,
             "old_2s": v[5] / v[3] if v[3] else None,
-            "fit_poor_runs": v[6],
+            "not_graded_runs": v[6],
         }
         for k, v in sorted(bins.items(), key=lambda kv: float(kv[0].split("-")[0]))
     }
