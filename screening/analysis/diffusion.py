@@ -39,6 +39,7 @@ from screening.analysis.collective import (
     collective_fields,
     per_cm3,
 )
+from screening.analysis.evidence import HOP_A, jump_exposure_s_cm2
 from screening.analysis.melting import framework_molten
 from screening.analysis.msd import MSDCurve, compute_msd
 from screening.analysis.msd_fit import GAUSSIAN_KAPPA, fit_msd_line
@@ -79,7 +80,7 @@ def estimate_diffusivity(
     temperature_k: float,
     framework_com_a: np.ndarray | None = None,
     framework_msd_a2: np.ndarray | None = None,
-    hop_distance_a: float = 3.0,
+    hop_distance_a: float = HOP_A,
     min_n_eff: float = 20.0,
     window: tuple[float, float] = FIT_WINDOW,
     min_lag_ps: float = MIN_LAG_PS,
@@ -210,10 +211,7 @@ def estimate_diffusivity(
         else d_upper,
         diffusivity_gls_err_cm2_s=err if fit else None,
         diffusivity_fit_cm2_s=d if fit else None,
-        jump_exposure_s_cm2=6.0
-        * total
-        * curve.n_ions
-        / (hop_distance_a**2 * A2_PER_FS_TO_CM2_PER_S)
+        jump_exposure_s_cm2=jump_exposure_s_cm2(total, curve.n_ions, hop_distance_a)
         if fit
         else None,
         fit_reduced_chi2=fit.chi2_red if fit else None,

@@ -56,8 +56,8 @@ DEFAULT_BOUND_IONS = 8
 """Mobile ions assumed for a bound stored before ``n_mobile`` was recorded (3 n = 24 dof:
 a wider, more cautious censoring than most real cells)."""
 HOP_A = 3.0
-"""Hop distance (Å) of the analysis' N_eff (:func:`screening.analysis.estimate_diffusivity`
-default): recovers the jump exposure of results stored without it."""
+"""Hop distance (Å) that N_eff counts jumps of (:func:`screening.analysis.estimate_diffusivity`
+default)."""
 _GRID = 101
 _RANGE = 6.0
 
@@ -175,6 +175,12 @@ def observations(results: Iterable, source: str) -> list[Observation]:
     return out
 
 
+def jump_exposure_s_cm2(run_fs: float, n_ions: int, hop_a: float = HOP_A) -> float:
+    """Effective jumps per unit D, s/cm^2: a run of ``run_fs`` with ``n_ions`` mobile ions
+    sees N_eff = exposure x D jumps of ``hop_a`` Å on average (6 t n / a^2)."""
+    return 6.0 * run_fs * n_ions / (hop_a**2 * A2_PER_FS_TO_CM2_PER_S)
+
+
 def _graded(r: dict, t: float, n_mobile: int, source: str) -> Observation | None:
     """The graded observation of a run (module docstring), or None when the run records
     neither the fitted D and jump exposure nor what they follow from (N_eff, run length,
@@ -187,7 +193,7 @@ def _graded(r: dict, t: float, n_mobile: int, source: str) -> Observation | None
         t_ps, n_eff = r.get("simulated_time_ps"), r.get("n_eff")
         if not (t_ps and r.get("n_mobile") and n_eff is not None):
             return None
-        kappa = 6.0 * t_ps * 1000.0 * n_mobile / (HOP_A**2 * A2_PER_FS_TO_CM2_PER_S)
+        kappa = jump_exposure_s_cm2(t_ps * 1000.0, n_mobile)
         d_fit = max(n_eff, 0.0) / kappa
     d_fit = d_fit or 0.0
     if not (math.isfinite(kappa) and kappa > 0 and math.isfinite(d_fit)):
