@@ -14,6 +14,7 @@ from pathlib import Path
 
 from jobflow import Maker, job
 
+from screening.schemas.results import RELAX_FMAX_EV_A
 from screening.schemas.tasks import (
     DiffusionTaskDocument,
     RelaxTaskDocument,
@@ -45,7 +46,7 @@ class RelaxMaker(Maker):
     """Relax positions and cell of one structure with the MLFF (FIRE, Frechet cell filter)."""
 
     name: str = "mlff relax"
-    fmax_ev_a: float = 0.02
+    fmax_ev_a: float = RELAX_FMAX_EV_A
     max_steps: int = 300
     relax_cell: bool = True
     model: str | None = None

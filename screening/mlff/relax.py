@@ -23,7 +23,7 @@ from screening.mlff.batch import evaluate
 from screening.mlff.memory import atom_budget, check_atoms
 from screening.mlff.registry import LoadedModel
 from screening.schemas.provenance import Provenance
-from screening.schemas.results import RelaxResult
+from screening.schemas.results import RELAX_FMAX_EV_A, RelaxResult
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def relax_batch(
     structures: Sequence[Structure],
     model: LoadedModel,
     *,
-    fmax: float = 0.02,
+    fmax: float = RELAX_FMAX_EV_A,
     max_steps: int = 300,
     relax_cell: bool = True,
     batch_size: int = 16,
@@ -176,7 +176,7 @@ def relax_structure(
     structure: Structure,
     model: LoadedModel,
     *,
-    fmax: float = 0.02,
+    fmax: float = RELAX_FMAX_EV_A,
     max_steps: int = 300,
     relax_cell: bool = True,
     progress_every: int = 0,

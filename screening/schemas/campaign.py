@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from screening.schemas.errors import ScreeningInputError
+from screening.schemas.results import RELAX_FMAX_EV_A
 
 
 class _Strict(BaseModel):
@@ -133,7 +134,7 @@ class FunnelSpec(_Strict):
         )
 
     relax_fmax_ev_a: float = Field(
-        0.02,
+        RELAX_FMAX_EV_A,
         gt=0,
         description="Relaxation force threshold, eV/Å (cell stress scaled alike). 0.02 leaves "
         "< 1 meV/atom and < 1.4 % volume to a tight relaxation on small library cells at ~2x "

@@ -54,6 +54,12 @@ class HavenStatus(StrEnum):
     assumed_1 = "assumed_1"
 
 
+RELAX_FMAX_EV_A = 0.02
+"""Default relaxation force threshold, eV/Å, for campaign candidates and reference phases
+alike (bench/relax_fmax.py: < 1 meV/atom and < 1.4 % volume from a tight relaxation on
+small library cells, at ~2x the cost of 0.05)."""
+
+
 class RelaxResult(BaseModel):
     """Result of a positions + cell relaxation."""
 

@@ -15,6 +15,7 @@ from pymatgen.core import Composition, Structure
 from screening.mlff.registry import LoadedModel
 from screening.mlff.relax import relax_batch
 from screening.schemas.errors import ScreeningInputError
+from screening.schemas.results import RELAX_FMAX_EV_A
 from screening.schemas.structures import fingerprint, read_structure
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class ReferenceSet:
 
     model: LoadedModel
     store: ResultStore | None = None
-    fmax: float = 0.02
+    fmax: float = RELAX_FMAX_EV_A
     relaxed_count: int = field(default=0, init=False)
     _memory: dict = field(default_factory=dict, init=False)
 
