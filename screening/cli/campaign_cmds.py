@@ -176,13 +176,13 @@ def status(
     """Per-stage counts, failures, and the time left per stage (each stage's own measured
     cost per candidate; before its first chunk, the estimate made when it started)."""
     from screening.flows.remaining import eta_lines, stage_etas
-    from screening.store.ranking import campaign_status
+    from screening.store.ranking import campaign_status, stage_counts
     from screening.store.results import ResultStore
 
     store = ResultStore(read_only=True)
     store.require_campaign(name)
     doc = campaign_status(store, name)
-    doc["eta"] = stage_etas(store, name)
+    doc["eta"] = stage_etas(store, name, by_stage=stage_counts(doc))
     if json_out:
         emit_json(doc)
         return

@@ -11,16 +11,20 @@ with an hour-per-candidate MD.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from screening.flows.funnel import FUNNEL, Stage, active
 from screening.schemas.campaign import CampaignSpec
 from screening.store.results import ResultStore
 
 
+def _takes(stage: Stage) -> tuple[str, ...]:
+    """The candidate stages a stage reads (none for generation: it reads shards)."""
+    return (stage.takes,) if isinstance(stage.takes, str) else (stage.takes or ())
+
+
 def _values(stage: Stage) -> set[str]:
-    takes = (stage.takes,) if isinstance(stage.takes, str) else (stage.takes or ())
-    return {*takes, *((stage.gives,) if stage.gives else ())}
+    return {*_takes(stage), *((stage.gives,) if stage.gives else ())}
 
 
 def _stage_row(
@@ -31,8 +35,7 @@ def _stage_row(
         total = gen.get("shards_total")
         backlog = None if total is None else max(total - gen["shards_done"], 0)
     else:
-        takes = (stage.takes,) if isinstance(stage.takes, str) else stage.takes
-        backlog = sum(by_stage.get(k, 0) for k in takes)
+        backlog = sum(by_stage.get(k, 0) for k in _takes(stage))
     to_come = 0
     if not (reached or t.get("chunks")) and stage.picks is not None:
         to_come = min(stage.picks(spec), stored)  # its selection has not run yet
@@ -53,8 +56,16 @@ def _stage_row(
     }
 
 
-def stage_etas(store: ResultStore, campaign: str, funnel: Sequence[Stage] = FUNNEL) -> dict:
-    """Per-stage remaining work and ETA of a stored campaign.
+def stage_etas(
+    store: ResultStore,
+    campaign: str,
+    funnel: Sequence[Stage] = FUNNEL,
+    *,
+    by_stage: Mapping[str, int] | None = None,
+) -> dict:
+    """Per-stage remaining work and ETA of a stored campaign (``by_stage``: candidates per
+    stage when the caller has counted them already, e.g. :func:`campaign_status`; else
+    counted here, one pass).
 
     Returns
     -------
@@ -69,8 +80,8 @@ def stage_etas(store: ResultStore, campaign: str, funnel: Sequence[Stage] = FUNN
         spec = CampaignSpec.model_validate(stored)
     except ValueError:  # no spec stored (a campaign begun by hand), or one we cannot read
         return {"stages": [], "eta_s": 0.0, "complete": False, "no_spec": True}
-    cands = store.candidates(campaign)
-    by_stage = cands.counts_by("stage")
+    if by_stage is None:
+        by_stage = store.candidates(campaign).counts_by("stage")
     times = store.stage_times(campaign)
     gen = store.shard_totals(campaign)
     n_stored = sum(by_stage.values())

@@ -128,7 +128,7 @@ def gather(
                 if data is not None:
                     plots[key.rsplit("/", 1)[-1]] = data
         sections.append(Section(row=r, doc=doc, plots=plots))
-    points, read = screen_diffusivities(store, campaign, limit=screen_points)
+    points = screen_diffusivities(store, campaign, limit=screen_points)
     from screening.report.text import FLAG_MEANING
 
     return ReportData(
@@ -140,7 +140,7 @@ def gather(
         scatter_rows=best,
         sections=sections,
         screen_points=points,
-        screen_points_capped=read >= screen_points,
+        screen_points_capped=len(points) >= screen_points,
         flagged=flag_counts(store, campaign, tuple(FLAG_MEANING)),
         built_at=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )

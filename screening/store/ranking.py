@@ -185,6 +185,12 @@ def campaign_status(store: ResultStore, campaign: str) -> dict:
     }
 
 
+def stage_counts(status: dict) -> dict[str, int]:
+    """Candidates per stage from a :func:`campaign_status` result (its ``stage_<name>``
+    counts), so a caller needs no second pass over the campaign."""
+    return {k[len("stage_") :]: v for k, v in status["counts"].items() if k.startswith("stage_")}
+
+
 def _utc(t: _dt.datetime) -> _dt.datetime:
     """Stored datetimes come back naive from some backends (BSON has no zone): UTC."""
     return t if t.tzinfo is not None else t.replace(tzinfo=_dt.UTC)
@@ -202,16 +208,16 @@ def _throughput(done: int, remaining: int, first, last) -> dict:
     }
 
 
-def screen_diffusivities(store: ResultStore, campaign: str, *, limit: int) -> tuple[list, int]:
+def screen_diffusivities(store: ResultStore, campaign: str, *, limit: int) -> list[dict]:
     """The conduction screen's result of up to ``limit`` screened candidates (projected,
     paged: memory grows with ``limit``, not with the campaign).
 
     Returns
     -------
-    (list of dict, int)
+    list of dict
         ``temperature_k``, ``d_cm2_s`` (None for a bound), ``d_upper_cm2_s`` and
-        ``framework_melting`` per candidate; and how many were read (``limit`` when the
-        campaign has more).
+        ``framework_melting`` per candidate (``limit`` of them when the campaign may have
+        more).
     """
     out: list[dict] = []
     fields = (
@@ -234,5 +240,5 @@ def screen_diffusivities(store: ResultStore, campaign: str, *, limit: int) -> tu
                 }
             )
             if len(out) >= limit:
-                return out, len(out)
-    return out, len(out)
+                return out
+    return out
