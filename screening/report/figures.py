@@ -168,12 +168,8 @@ def structure_png(structure: Mapping) -> bytes:
     xs, ys, zs = project(s.cart_coords)
     order = np.argsort(zs)
     palette = iter(["#7f7f7f", "#bcbd22", "#e377c2", "#aec7e8", "#98df8a", "#c49c94"])
-    colours: dict[str, str] = {}
-    for site in s:
-        el = site.specie.symbol if hasattr(site.specie, "symbol") else str(site.specie)
-        if el not in colours:
-            colours[el] = ELEMENT_COLOUR.get(el) or next(palette, "#7f7f7f")
     els = [site.specie.symbol for site in s]
+    colours = {el: ELEMENT_COLOUR.get(el) or next(palette, "#7f7f7f") for el in dict.fromkeys(els)}
     radius = [float(site.specie.atomic_radius or 1.0) for site in s]
     ax.scatter(
         xs[order],

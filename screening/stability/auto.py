@@ -119,7 +119,7 @@ def fere_correction(
         version, weights hash), ``fit_set`` and ``created_at``.
     """
     from screening.settings import get_settings
-    from screening.stability.references import ReferenceSet
+    from screening.stability.references import ReferenceSet, progress
 
     settings = get_settings()
     cations = cations or settings.fere_fit_cations or FIT_CATIONS
@@ -131,7 +131,7 @@ def fere_correction(
 
     def compute(_keys: list[str]) -> dict[str, dict]:
         structures = fit_set_structures(cations, anions)
-        logging.getLogger("screening.progress").info(
+        progress.info(
             "FERE: fitting elemental energies for %s over %d library phases",
             model.name,
             len(structures),

@@ -209,18 +209,18 @@ class ResultStore:
         """Wall time of one chunk of a stage (``stage_times`` collection, one document per
         chunk keyed by its first id: a rerun of the chunk replaces it, workers on other
         nodes write their own)."""
-        doc = {"items": int(items), "seconds": float(seconds)}
-        self.upsert(
-            "stage_times",
-            [(f"{campaign}/{stage}/{key}", doc, {"campaign": campaign, "stage": stage})],
-        )
+        self._stage_time_doc(campaign, stage, key, {"items": int(items), "seconds": float(seconds)})
 
     def record_stage_estimate(self, campaign: str, stage: str, seconds_per_item: float) -> None:
         """A stage's cost per candidate estimated before it ran (MD: one timed force call
         times the steps), used until its first chunk is timed."""
         doc = {"estimate_s_per_item": float(seconds_per_item)}
-        key = f"{campaign}/{stage}/__estimate__"
-        self.upsert("stage_times", [(key, doc, {"campaign": campaign, "stage": stage})])
+        self._stage_time_doc(campaign, stage, "__estimate__", doc)
+
+    def _stage_time_doc(self, campaign: str, stage: str, key: str, fields: dict) -> None:
+        """Upsert one ``stage_times`` document (id ``campaign/stage/key``)."""
+        ids = {"campaign": campaign, "stage": stage}
+        self.upsert("stage_times", [(f"{campaign}/{stage}/{key}", fields, ids)])
 
     def stage_times(self, campaign: str) -> dict[str, dict]:
         """Per stage: ``items`` and ``seconds`` summed over its timed chunks, ``chunks``,
