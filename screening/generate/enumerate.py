@@ -170,7 +170,8 @@ class Enumerator:
     ) -> Iterator[tuple[str, tuple, int, int, str]]:
         """Yield (substitution, options, removed, n_orderings, formula) or count rejections,
         for the maps of index ``start`` to ``stop`` (all by default); ``exact=False``
-        (sizing) counts orderings by their upper bound, with no Ewald work."""
+        (sizing) counts orderings by their upper bound, with no Ewald work, and yields no
+        text or formula."""
         proto = self.prototypes[p]
         elements = sorted(proto.sites)
         per_el = self._options(p)
@@ -229,13 +230,16 @@ class Enumerator:
                 counts[mobile] -= removed
             ckey = tuple(sorted(counts.items()))
             self.systems.add("-".join(sorted(el for el, n in ckey if n > 0)))
+            self.passed += n_orderings
+            if not exact:  # sizing: the counts are all it needs (no formula, no text)
+                yield "", combo, removed, n_orderings, ""
+                continue
             formula = self._formula_cache.get_or_compute(
                 ckey, lambda ckey=ckey: Composition(dict(ckey)).reduced_formula
             )
             text = ";".join(_option_text(el, o) for el, o in zip(elements, combo, strict=True))
             if removed:
                 text += f";-{mobile}{removed}"
-            self.passed += n_orderings
             yield text, combo, removed, n_orderings, formula
 
     def count(self) -> dict:

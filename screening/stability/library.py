@@ -286,7 +286,7 @@ def _relabel(s: Structure, mapping: dict[str, str], *, bond: float, pair) -> Str
     return _scaled(s, *pair, bond)
 
 
-@functools.lru_cache(maxsize=256)
+@functools.cache
 def _system_phases(system: tuple[str, ...]) -> tuple[LibraryPhase, ...]:
     """Phases whose elements are exactly ``system`` (sorted tuple)."""
     els = set(system)
