@@ -29,7 +29,7 @@ from ase.md.nose_hoover_chain import NoseHooverChainThermostat
 from pymatgen.core import Structure
 from threadpoolctl import threadpool_limits
 
-from screening.md.nvt import MDBlowUp, MDSession, Thermostat
+from screening.md.nvt import MDBlowUp, MDSession, Thermostat, nhc_set_point_k
 from screening.mlff.batch import evaluate
 from screening.mlff.registry import LoadedModel
 from screening.schemas.results import MDResult
@@ -186,7 +186,7 @@ def run_md_batch(
             batch.nhc[k] = NoseHooverChainThermostat(
                 num_atoms_global=len(sess.atoms),
                 masses=batch.m[k],
-                temperature_K=sess.temperature_k,
+                temperature_K=nhc_set_point_k(sess.temperature_k, len(sess.atoms)),
                 tdamp=tdamp_fs * units.fs,
             )
             if k in batch.active:
