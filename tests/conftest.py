@@ -29,17 +29,24 @@ def rocksalt(a: float, cation: str = "Li", anion: str = "Cl") -> Structure:
 
 
 SHARED_FIXTURES = ("lgps_1000k", "screened_campaign")
+LONG_TESTS = ("test_series_consistent_with_its_screen_does_not_lose_rank",)
+"""Minutes-long tests started right after the shared fixtures' (so that no worker is left
+with one at the end of the run)."""
 
 
 def pytest_collection_modifyitems(config, items):
     """The tests on an expensive shared session fixture (the 4 ps LGPS trajectory
     :func:`lgps_1000k`, the screen + series campaign :func:`screened_campaign`) first, each
     group together: under ``pytest -n 2`` they land in the first worker's first batch, so
-    each fixture is computed once (xdist's ``loadgroup`` does not group under pytest 9)."""
+    each fixture is computed once (xdist's ``loadgroup`` does not group under pytest 9);
+    then :data:`LONG_TESTS`."""
 
     def key(item) -> int:
         names = getattr(item, "fixturenames", ())
-        return next((i for i, f in enumerate(SHARED_FIXTURES) if f in names), len(SHARED_FIXTURES))
+        shared = next((i for i, f in enumerate(SHARED_FIXTURES) if f in names), None)
+        if shared is not None:
+            return shared
+        return len(SHARED_FIXTURES) + (item.name not in LONG_TESTS)
 
     items.sort(key=key)
 
