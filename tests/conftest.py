@@ -131,21 +131,33 @@ def screened_campaign(tmp_path_factory):
     in a subprocess (real model): all six screened at 900 K (40 batched MD steps), the best
     two given the full series. Returns ``(folder, env, completed process)``; the data are in
     ``folder / "data"``. Tests only read it."""
+    folder = tmp_path_factory.mktemp("screened")
+    env, out = run_campaign(SCREENED_CAMPAIGN, folder)
+    return folder, env, out
+
+
+def run_campaign(spec: dict, folder: Path, timeout: int = 900):
+    """Write ``spec`` to ``folder`` and run ``screening campaign run`` on it in a subprocess
+    with one thread, data in ``folder / "data"``. Returns ``(env, completed process)``."""
     import subprocess
     import sys
 
     import yaml
 
-    folder = tmp_path_factory.mktemp("screened")
-    camp = folder / "screened.yaml"
-    camp.write_text(yaml.safe_dump(SCREENED_CAMPAIGN))
-    env = {**os.environ, "SCREENING_DATA_DIR": str(folder / "data"), "OMP_NUM_THREADS": "1"}
+    camp = folder / f"{spec['name']}.yaml"
+    camp.write_text(yaml.safe_dump(spec))
+    env = {
+        **os.environ,
+        "SCREENING_DATA_DIR": str(folder / "data"),
+        "OMP_NUM_THREADS": "1",
+        "SCREENING_THREADS": "1",
+    }
     screening = str(Path(sys.executable).with_name("screening"))
     out = subprocess.run(
         [screening, "campaign", "run", str(camp)],
         env=env,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=timeout,
     )
-    return folder, env, out
+    return env, out

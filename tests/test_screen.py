@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, rocksalt
+from conftest import REPO, rocksalt, run_campaign
 
 SCREENING = str(Path(sys.executable).with_name("screening"))
 
@@ -193,26 +192,10 @@ def test_series_consistent_with_its_screen_does_not_lose_rank(tmp_path):
     Then its final score (screen + series, one evidence model) is no lower than its screen
     score (measured: -3.57 -> -1.08 with three cells, 1.2 ps runs), so it keeps at least the
     rank it held on the screen alone, against a competitor scored on its screen."""
-    import yaml
-
     from screening.analysis.score import evidence_fields
     from screening.store.embedded import read_collection
 
-    camp = tmp_path / "rank.yaml"
-    camp.write_text(yaml.safe_dump(RANK_CAMPAIGN))
-    env = {
-        **os.environ,
-        "SCREENING_DATA_DIR": str(tmp_path / "data"),
-        "OMP_NUM_THREADS": "1",
-        "SCREENING_THREADS": "1",
-    }
-    out = subprocess.run(
-        [SCREENING, "campaign", "run", str(camp)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    _, out = run_campaign(RANK_CAMPAIGN, tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     docs = list(read_collection(tmp_path / "data" / "db.results.sqlite", "candidates").values())
     assert len(docs) == 2
