@@ -25,10 +25,6 @@ from screening.schemas.results import StabilityResult
 _TOL = 1e-6
 
 
-def _products(pd: PhaseDiagram, comp: Composition) -> list[str]:
-    return sorted({e.composition.reduced_formula for e in pd.get_decomposition(comp)})
-
-
 def _stable_in_grand(entries, cand, mobile: Element, mu: float) -> tuple[bool, list[str]]:
     gpd = GrandPotentialPhaseDiagram([*entries, cand], {mobile: mu})
     grand = next(e for e in gpd.all_entries if e.original_entry is cand)
