@@ -299,3 +299,27 @@ def test_gamma_li3po4_lies_within_0_02_of_beta(tensornet):
     beta = phases["Li3PO4 wurtzite-1"]
     e_g, e_b = relax_batch([gamma.structure, beta.structure], tensornet, fmax=0.02, max_steps=300)
     assert abs(e_g.energy_per_atom_ev - e_b.energy_per_atom_ev) < 0.02
+
+
+def test_auto_references_refuse_a_substitution_the_library_lacks(tmp_path):
+    """``references: auto`` with a substituted element that has no ground-state structure in
+    the library: ``campaign validate`` (the CLI preflight, not the YAML schema) refuses it in
+    one line naming the field and the element, and stores nothing."""
+    doc = yaml.safe_load((REPO / "workflows" / "demo.yaml").read_text())
+    doc["prototypes"] = [{"path": str(REPO / "workflows" / "prototypes" / "Li10GeP2S12.cif")}]
+    doc["substitutions"] = {"Ge": ["Ge", "Dy"]}
+    camp = tmp_path / "dy.yaml"
+    camp.write_text(yaml.safe_dump(doc))
+    env = {**os.environ, "SCREENING_DATA_DIR": str(tmp_path / "data"), "OMP_NUM_THREADS": "1"}
+    out = subprocess.run(
+        [SCREENING, "campaign", "validate", str(camp)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode != 0
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
+    assert "references: auto" in lines[0] and "Dy (substitutions)" in lines[0]
+    assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())

@@ -59,8 +59,9 @@ def campaign_warnings(spec: CampaignSpec, enumerator: Enumerator | None = None) 
 
 
 def check_references(spec: CampaignSpec, prototypes) -> None:
-    """Refuse ``references: auto`` when an element of the prototypes has no ground-state
-    structure in the reference library (before anything is relaxed or stored).
+    """Refuse ``references: auto`` when an element of the prototypes or the substitutions
+    has no ground-state structure in the reference library (before anything is relaxed or
+    stored; `validate`, `run` and `submit` call it).
 
     Raises
     ------
@@ -73,11 +74,13 @@ def check_references(spec: CampaignSpec, prototypes) -> None:
     from screening.stability.prototypes import ELEMENTS
 
     present = {el.symbol for p in prototypes for el in p.structure.composition}
-    if missing := sorted(present - set(ELEMENTS)):
-        raise ScreeningInputError(
-            f"references: auto, but the reference library has no ground-state structure for "
-            f"{', '.join(missing)} (in the prototypes); give a reference folder instead"
-        )
+    used = {el for k, vs in spec.substitutions.items() for el in (k, *vs)}
+    for where, els in (("in the prototypes", present), ("substitutions", used)):
+        if missing := sorted(els - set(ELEMENTS)):
+            raise ScreeningInputError(
+                f"references: auto, but the reference library has no ground-state structure "
+                f"for {', '.join(missing)} ({where}); give a reference folder instead"
+            )
 
 
 def check_memory(spec: CampaignSpec, prototypes) -> None:

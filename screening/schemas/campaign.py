@@ -318,20 +318,6 @@ class CampaignSpec(_Strict):
                 raise ValueError(f"substitutions.{key} is empty")
         return v
 
-    @model_validator(mode="after")
-    def _library_covers_substitutions(self):
-        if self.references != "auto":
-            return self
-        from screening.stability.prototypes import ELEMENTS
-
-        used = {el for k, vs in self.substitutions.items() for el in (k, *vs)}
-        if missing := sorted(used - set(ELEMENTS)):
-            raise ValueError(
-                f"references: auto, but the reference library has no ground-state structure "
-                f"for {', '.join(missing)} (substitutions); give a reference folder instead"
-            )
-        return self
-
 
 def load_campaign(path: str | Path) -> CampaignSpec:
     """Read and validate a campaign YAML file.
