@@ -303,23 +303,24 @@ def test_gamma_li3po4_lies_within_0_02_of_beta(tensornet):
 
 def test_auto_references_refuse_a_substitution_the_library_lacks(tmp_path):
     """``references: auto`` with a substituted element that has no ground-state structure in
-    the library: ``campaign validate`` (the CLI preflight, not the YAML schema) refuses it in
-    one line naming the field and the element, and stores nothing."""
+    the library: ``campaign validate`` and ``campaign plan`` (the CLI preflight, not the YAML
+    schema) refuse it in one line naming the field and the element, and store nothing."""
     doc = yaml.safe_load((REPO / "workflows" / "demo.yaml").read_text())
     doc["prototypes"] = [{"path": str(REPO / "workflows" / "prototypes" / "Li10GeP2S12.cif")}]
     doc["substitutions"] = {"Ge": ["Ge", "Dy"]}
     camp = tmp_path / "dy.yaml"
     camp.write_text(yaml.safe_dump(doc))
     env = {**os.environ, "SCREENING_DATA_DIR": str(tmp_path / "data"), "OMP_NUM_THREADS": "1"}
-    out = subprocess.run(
-        [SCREENING, "campaign", "validate", str(camp)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode != 0
-    lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
-    assert "references: auto" in lines[0] and "Dy (substitutions)" in lines[0]
+    for command in ("validate", "plan"):
+        out = subprocess.run(
+            [SCREENING, "campaign", command, str(camp)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert out.returncode != 0, command
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
+        assert "references: auto" in lines[0] and "Dy (substitutions)" in lines[0]
     assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())

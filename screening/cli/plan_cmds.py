@@ -36,6 +36,10 @@ def plan(
     if cpus < 1 or gpus < 0:
         raise ScreeningInputError(f"--cpus must be >= 1 and --gpus >= 0, got {cpus}, {gpus}")
     spec = load_campaign(campaign)
+    from screening.flows.checks import check_references
+    from screening.generate.parents import load_prototypes
+
+    check_references(spec, load_prototypes(spec))  # as validate / run / submit do
     if calibration is not None and not calibration.is_file():
         raise ScreeningInputError(f"--calibration {calibration}: no such file")
     if calibrate:
