@@ -39,7 +39,8 @@ def plan(
     from screening.flows.checks import check_references
     from screening.generate.parents import load_prototypes
 
-    check_references(spec, load_prototypes(spec))  # as validate / run / submit do
+    prototypes = load_prototypes(spec)
+    check_references(spec, prototypes)  # as validate / run / submit do
     if calibration is not None and not calibration.is_file():
         raise ScreeningInputError(f"--calibration {calibration}: no such file")
     if calibrate:
@@ -59,7 +60,7 @@ def plan(
                 f"--calibration {calibration}: no calibration of campaign '{spec.name}'"
                 + (f" with model '{model}'" if model else "")
             )
-    doc = make_plan(spec, cpus=cpus, gpus=gpus, calibration=calib)
+    doc = make_plan(spec, cpus=cpus, gpus=gpus, calibration=calib, prototypes=prototypes)
     if json_out:
         emit_json(doc)
         return

@@ -61,7 +61,7 @@ def campaign_warnings(spec: CampaignSpec, enumerator: Enumerator | None = None) 
 def check_references(spec: CampaignSpec, prototypes) -> None:
     """Refuse ``references: auto`` when an element of the prototypes or the substitutions
     has no ground-state structure in the reference library (before anything is relaxed or
-    stored; `validate`, `run` and `submit` call it).
+    stored; `validate`, `run`, `submit` and `plan` call it).
 
     Raises
     ------

@@ -147,8 +147,16 @@ def _library_size(systems: set[str]) -> int:
     return library_size(systems)
 
 
-def plan(spec: CampaignSpec, *, cpus: int = 1, gpus: int = 0, calibration: dict | None) -> dict:
-    """Counts, hours and wall time per tier (see the module docstring).
+def plan(
+    spec: CampaignSpec,
+    *,
+    cpus: int = 1,
+    gpus: int = 0,
+    calibration: dict | None,
+    prototypes: list | None = None,
+) -> dict:
+    """Counts, hours and wall time per tier (see the module docstring); ``prototypes``:
+    the campaign's, when the caller has loaded them already (else loaded here).
 
     Returns ``{"tiers": [{name, count, seconds_per_candidate, cpu_hours, gpu_hours}],
     "wall_hours", "database_gb", "calibration", "anchor"}``; times are None without a
@@ -162,7 +170,7 @@ def plan(spec: CampaignSpec, *, cpus: int = 1, gpus: int = 0, calibration: dict 
     if cpus < 1 or gpus < 0:
         raise ValueError(f"--cpus must be >= 1 and --gpus >= 0, got {cpus} and {gpus}")
     f = spec.funnel
-    enum = Enumerator(spec, load_prototypes(spec))
+    enum = Enumerator(spec, load_prototypes(spec) if prototypes is None else prototypes)
     counts = enum.count()
     c = calibration or {}
     passed = counts["passed"]
