@@ -190,7 +190,7 @@ def test_series_consistent_with_its_screen_does_not_lose_rank(tmp_path):
     the series (647 and 833 K, 2 ps each). Consistency is stated, not assumed: the
     series alone puts the median of log10 sigma(300 K) inside the screen's 95 % interval.
     Then its final score (screen + series, one evidence model) is no lower than its screen
-    score (measured: -3.57 -> -1.08 with three cells, 1.2 ps runs), so it keeps at least the
+    score (measured: -3.57 -> -1.08 with three cells, 2.4 ps runs), so it keeps at least the
     rank it held on the screen alone, against a competitor scored on its screen."""
     from screening.analysis.score import evidence_fields
     from screening.store.embedded import read_collection
